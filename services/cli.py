@@ -1,0 +1,101 @@
+"""The ``ombud`` command: run the system, inspect and replay parked messages."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from services.system import SERVICES, build_service, serve
+from shared.clock import SystemClock
+from shared.logs import configure_logging
+from shared.natsserver import NatsServer
+from shared.settings import Settings
+
+app = typer.Typer(help="Ombud: event-sourced complaint handling.", no_args_is_help=True)
+parked_app = typer.Typer(help="Messages a consumer gave up on, kept with their error.", no_args_is_help=True)
+app.add_typer(parked_app, name="parked")
+console = Console(stderr=True)
+
+
+def _settings(data_dir: Path | None, postgres_url: str | None, nats_url: str | None = None) -> Settings:
+    overrides = {
+        key: value
+        for key, value in {"data_dir": data_dir, "postgres_url": postgres_url, "nats_url": nats_url}.items()
+        if value is not None
+    }
+    return Settings(**overrides)
+
+
+@app.command()
+def up(
+    port: Annotated[int | None, typer.Option(help="HTTP port (default 8000, or OMBUD_PORT)")] = None,
+    nats_url: Annotated[str | None, typer.Option(help="use this NATS instead of starting one")] = None,
+    postgres_url: Annotated[str | None, typer.Option(help="use PostgreSQL instead of SQLite files")] = None,
+    data_dir: Annotated[Path | None, typer.Option(help="where stores live (default ./data)")] = None,
+) -> None:
+    """Start the whole system embedded: nats-server child, four services, one HTTP port."""
+    settings = _settings(data_dir, postgres_url, nats_url)
+    if port is not None:
+        settings.port = port
+    nats = None
+    if not settings.nats_url:
+        nats = NatsServer(settings.data_dir / "nats").start()
+        settings.nats_url = nats.url
+    store = "PostgreSQL" if settings.postgres_url else f"SQLite under {settings.data_dir.resolve()}"
+    console.print(f"[bold]Ombud[/bold] on http://{settings.host}:{settings.port}  (API docs: /docs)")
+    console.print(f"NATS {settings.nats_url}{' (child process)' if nats else ''}; stores: {store}")
+    try:
+        serve(SERVICES, settings)
+    finally:
+        if nats:
+            nats.stop()
+
+
+@parked_app.command("list")
+def parked_list(
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    postgres_url: Annotated[str | None, typer.Option()] = None,
+    all_: Annotated[bool, typer.Option("--all", help="include replayed ones")] = False,
+) -> None:
+    """List parked messages of every service."""
+    configure_logging("WARNING")
+    settings = _settings(data_dir, postgres_url)
+    table = Table("service", "id", "consumer", "subject", "deliveries", "parked at", "replayed at", "error")
+    for name in SERVICES:
+        service = build_service(name, settings, SystemClock())
+        try:
+            for row in service.parked.list(include_replayed=all_):
+                table.add_row(
+                    name, str(row["id"]), row["consumer"], row["subject"], str(row["deliveries"]),
+                    row["parked_at"], row["replayed_at"] or "", row["error"][:120],
+                )
+        finally:
+            service.shutdown()
+    Console().print(table)
+
+
+@parked_app.command("replay")
+def parked_replay(
+    service_name: Annotated[str, typer.Argument(help="the service that parked it")],
+    parked_id: Annotated[int, typer.Argument(help="the id shown by `ombud parked list`")],
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    postgres_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Apply a parked message again (exactly once: its tracking record makes a repeat a no-op)."""
+    configure_logging("WARNING")
+    service = build_service(service_name, _settings(data_dir, postgres_url), SystemClock())
+    try:
+        if not service.parked.replay(parked_id, service.handlers):
+            console.print(f"no parked message {parked_id} waiting in {service_name}")
+            raise typer.Exit(1)
+    finally:
+        service.shutdown()
+    console.print(f"replayed {service_name} #{parked_id}")
+
+
+def main() -> None:
+    app()

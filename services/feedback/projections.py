@@ -1,0 +1,173 @@
+"""Feedback's read models: the case view and the timeline, projected from every service's events.
+
+Each message is applied together with a tracking record in one transaction, in a store of the
+projection's own (``feedback_views``), so the views can be dropped and rebuilt at any time.
+"""
+
+from __future__ import annotations
+
+import heapq
+import json
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.utils import Environment
+
+from shared.contracts import EventMessage
+from shared.settings import Settings
+from shared.sidetables import SideTables
+from shared.vocabulary import CaseStatus
+
+_EARLY = [CaseStatus.RECEIVED, CaseStatus.TRIAGED]
+
+
+def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str, Any]:
+    """The case view after one more event (pure; the same events always give the same view)."""
+    envelope, payload = message.envelope, message.payload
+    view = dict(
+        view
+        or {
+            "case_id": str(envelope.case_id),
+            "case_number": None,
+            "status": None,
+            "channel": None,
+            "store_id": None,
+            "category": None,
+            "severity": None,
+            "flags": [],
+            "received_at": None,
+            "triaged_at": None,
+            "resolution_opened_at": None,
+            "acknowledgement_prepared_at": None,
+            "updated_at": None,
+            "event_count": 0,
+        }
+    )
+    at = envelope.recorded_at.isoformat()
+    if message.type == "ComplaintReceived":
+        view.update(
+            case_number=payload["case_number"], channel=payload["channel"], store_id=payload["store_id"], received_at=at
+        )
+        view["status"] = _advance(view["status"], CaseStatus.RECEIVED)
+    elif message.type == "ComplaintTriaged":
+        view.update(category=payload["category"], severity=payload["severity"], triaged_at=at)
+        view["status"] = _advance(view["status"], CaseStatus.TRIAGED)
+    elif message.type == "ResolutionOpened":
+        view["resolution_opened_at"] = at
+    elif message.type == "AcknowledgementPrepared":
+        view["acknowledgement_prepared_at"] = at
+    view["updated_at"] = max(filter(None, [view["updated_at"], at]))
+    view["event_count"] += 1
+    return view
+
+
+def _advance(current: str | None, new: CaseStatus) -> str:
+    # Early statuses only move forward, whatever order their events arrive in.
+    if current in _EARLY and _EARLY.index(CaseStatus(current)) > _EARLY.index(new):
+        return current
+    return new.value
+
+
+def timeline_entry(message: EventMessage) -> dict[str, Any]:
+    """One line of a case's audit trail: who did what, when, caused by which event."""
+    envelope = message.envelope
+    return {
+        "msg_id": message.msg_id,
+        "service": message.service,
+        "type": message.type,
+        "event_id": str(envelope.event_id),
+        "causation_id": str(envelope.causation_id) if envelope.causation_id else None,
+        "correlation_id": str(envelope.correlation_id),
+        "recorded_at": envelope.recorded_at.isoformat(),
+        "occurred_at": envelope.occurred_at.isoformat(),
+        "actor": envelope.actor.model_dump(mode="json"),
+        "payload": message.payload,
+    }
+
+
+def causal_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Every event after the event that caused it; otherwise by recorded time (stable)."""
+    by_id = {e["event_id"]: e for e in entries}
+    children: dict[str, list[dict[str, Any]]] = {}
+    roots = []
+    for entry in entries:
+        cause = entry["causation_id"]
+        if cause in by_id:
+            children.setdefault(cause, []).append(entry)
+        else:
+            roots.append(entry)
+    key = lambda e: (e["recorded_at"], e["msg_id"])  # noqa: E731
+    heap = [(key(e), e["event_id"]) for e in roots]
+    heapq.heapify(heap)
+    ordered = []
+    while heap:
+        _, event_id = heapq.heappop(heap)
+        ordered.append(by_id[event_id])
+        for child in children.get(event_id, []):
+            heapq.heappush(heap, (key(child), child["event_id"]))
+    return ordered
+
+
+class CaseViews:
+    """The case view and timeline tables with their tracking records."""
+
+    name = "feedback_views"
+
+    def __init__(self, settings: Settings) -> None:
+        env = Environment(self.name, settings.persistence_env(self.name))
+        self.factory = InfrastructureFactory.construct(env)
+        self.recorder: TrackingRecorder = self.factory.tracking_recorder()
+        self.side = SideTables(self.recorder, self.name)
+        self.cases = self.side.table("case_view")
+        self.timeline_table = self.side.table("timeline")
+        self.side.script(
+            [
+                (f"CREATE TABLE IF NOT EXISTS {self.cases} (case_id TEXT PRIMARY KEY, doc TEXT NOT NULL)", ()),
+                (
+                    f"CREATE TABLE IF NOT EXISTS {self.timeline_table} (case_id TEXT NOT NULL, "
+                    "msg_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (case_id, msg_id))",
+                    (),
+                ),
+            ]
+        )
+
+    def handle(self, message: EventMessage) -> bool:
+        """Project one message exactly once; False if it was already projected."""
+        if self.side.has_tracking(message.service, message.notification_id):
+            return False
+        case_id = str(message.envelope.case_id)
+        view = evolve_case(self.case(message.envelope.case_id), message)
+        self.side.script(
+            [
+                (
+                    f"INSERT INTO {self.cases} (case_id, doc) VALUES (?, ?) "
+                    "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
+                    (case_id, _dump(view)),
+                ),
+                (
+                    f"INSERT INTO {self.timeline_table} (case_id, msg_id, doc) VALUES (?, ?, ?)",
+                    (case_id, message.msg_id, _dump(timeline_entry(message))),
+                ),
+                (
+                    f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)",
+                    (message.service, message.notification_id),
+                ),
+            ]
+        )
+        return True
+
+    def case(self, case_id: UUID) -> dict[str, Any] | None:
+        rows = self.side.execute(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (str(case_id),))
+        return json.loads(rows[0]["doc"]) if rows else None
+
+    def timeline(self, case_id: UUID) -> list[dict[str, Any]]:
+        rows = self.side.execute(f"SELECT doc FROM {self.timeline_table} WHERE case_id = ?", (str(case_id),))
+        return causal_order([json.loads(row["doc"]) for row in rows])
+
+    def close(self) -> None:
+        self.factory.close()
+
+
+def _dump(doc: dict[str, Any]) -> str:
+    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))

@@ -1,0 +1,116 @@
+"""Intake's Application: receives complaints and stores them; it reacts to no other service."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
+from zoneinfo import ZoneInfo
+
+from eventsourcing.persistence import IntegrityError
+
+from services.intake.domain import Complaint, case_number, customer_id_for, normalise_contact
+from shared.clock import Clock
+from shared.contracts import Actor
+from shared.errors import InvalidValue, NotFound
+from shared.eventstore import ServiceApplication
+from shared.masterdata import MasterData
+from shared.settings import Settings
+
+IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://ombud.example/idempotency-key")
+
+
+@dataclass(frozen=True)
+class Receipt:
+    """What the caller gets back: the case's id and number, and whether this call created it."""
+
+    case_id: UUID
+    case_number: str
+    created: bool
+
+
+class Intake(ServiceApplication):
+    """Receives and records complaints from every channel."""
+
+    name = "intake"
+
+    def __init__(self, settings: Settings, clock: Clock, master_data: MasterData) -> None:
+        super().__init__(settings, clock)
+        self.master_data = master_data
+        self.zone = ZoneInfo(settings.timezone)
+        self._numbers = self.side.table("case_numbers")
+        self.side.execute(
+            f"CREATE TABLE IF NOT EXISTS {self._numbers} (day TEXT PRIMARY KEY, last BIGINT NOT NULL)"
+        )
+
+    def receive_complaint(
+        self,
+        *,
+        actor: Actor,
+        channel: str,
+        store_id: str,
+        customer: dict[str, Any],
+        description: str,
+        demand: str | None = None,
+        order_id: str | None = None,
+        sku: str | None = None,
+        batch: str | None = None,
+        amount_paid: Decimal | None = None,
+        occurred_at: datetime | None = None,
+        language: str = "zh",
+        idempotency_key: str | None = None,
+        correlation_id: UUID | None = None,
+    ) -> Receipt:
+        """Record a complaint; with an idempotency key, a repeat returns the first receipt."""
+        case_id = uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid4()
+        if idempotency_key and case_id in self.repository:
+            return self._receipt(case_id)
+        if store_id not in self.master_data.stores:
+            raise InvalidValue("store_id", f"unknown store {store_id!r} (GET /api/stores lists them)")
+        ctx = self.context(case_id, actor, correlation_id=correlation_id)
+        contact = normalise_contact(customer.get("phone"), customer.get("email"))
+        complaint = Complaint.receive(
+            ctx,
+            assign_number=lambda: case_number(*self._next_number(ctx.recorded_at)),
+            channel=channel,
+            store_id=store_id,
+            customer_id=customer_id_for(contact, self.settings.blind_index_key.get_secret_value().encode()),
+            customer=customer,
+            description=description,
+            demand=demand,
+            order_id=order_id,
+            sku=sku,
+            batch=batch,
+            amount_paid=amount_paid,
+            occurred_at=occurred_at,
+            language=language,
+        )
+        try:
+            self.save(complaint)
+        except IntegrityError:
+            if idempotency_key:  # the same key raced in from another request
+                return self._receipt(case_id)
+            raise
+        return Receipt(case_id=case_id, case_number=complaint.case_number, created=True)
+
+    def get_complaint(self, case_id: UUID) -> Complaint:
+        """The complaint as recorded (404 for an unknown id)."""
+        if case_id not in self.repository:
+            raise NotFound(f"no complaint {case_id}")
+        return self.repository.get(case_id)
+
+    def _receipt(self, case_id: UUID) -> Receipt:
+        complaint = self.repository.get(case_id)
+        return Receipt(case_id=case_id, case_number=complaint.case_number, created=False)
+
+    def _next_number(self, at: datetime) -> tuple[str, int]:
+        # A number burnt by a refused save leaves a gap; numbers stay unique and date-sortable.
+        day = at.astimezone(self.zone).strftime("%Y%m%d")
+        rows = self.side.execute(
+            f"INSERT INTO {self._numbers} (day, last) VALUES (?, 1) "
+            f"ON CONFLICT (day) DO UPDATE SET last = {self._numbers}.last + 1 RETURNING last",
+            (day,),
+        )
+        return day, int(rows[0]["last"])

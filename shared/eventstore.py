@@ -1,0 +1,187 @@
+"""The event store every service uses: an eventsourcing Application per service.
+
+* ``CaseAggregate``: the base of every aggregate; each of its events carries the envelope.
+* ``EventContext``: who/when/why of a command, from which each event's envelope is made.
+* ``ServiceApplication``: one per service, on SQLite (embedded) or PostgreSQL (by settings).
+  Its store is the outbox (the relay tails its notification log), and ``handle`` applies the
+  service's policy to another service's message, saving the new events together with a
+  tracking record (upstream service, notification id) in one transaction.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.application import ProcessingEvent
+from eventsourcing.domain import Aggregate, DomainEventProtocol
+from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.projection import EventSourcedProjection
+from pydantic import BaseModel, ConfigDict
+
+from shared.clock import Clock
+from shared.contracts import CONTRACTS, Actor, Envelope, EventMessage, event_id_for
+from shared.settings import Settings
+from shared.sidetables import SideTables
+
+
+class EventContext(BaseModel):
+    """The envelope of the events one command records, less each event's own id."""
+
+    model_config = ConfigDict(frozen=True)
+
+    case_id: UUID
+    actor: Actor
+    service: str
+    recorded_at: datetime
+    occurred_at: datetime | None = None
+    causation_id: UUID | None = None
+    correlation_id: UUID
+
+    def envelope(self, event_id: UUID) -> dict[str, Any]:
+        return Envelope(
+            event_id=event_id,
+            case_id=self.case_id,
+            actor=self.actor,
+            occurred_at=self.occurred_at or self.recorded_at,
+            recorded_at=self.recorded_at,
+            causation_id=self.causation_id,
+            correlation_id=self.correlation_id,
+            service=self.service,
+        ).as_stored()
+
+
+class CaseAggregate(Aggregate):
+    """An aggregate whose events carry the Ombud envelope and the recorded time of the context."""
+
+    class Event(Aggregate.Event):
+        envelope: dict[str, Any]
+
+    class Created(Event, Aggregate.Created):
+        pass
+
+    @classmethod
+    def _start(cls, event_class: type[Any], id: UUID, ctx: EventContext, **payload: Any) -> Any:
+        return cls._create(
+            event_class,
+            id=id,
+            timestamp=ctx.recorded_at,
+            envelope=ctx.envelope(event_id_for(id, 1)),
+            **payload,
+        )
+
+    def _record(self, event_class: type[Any], ctx: EventContext, **payload: Any) -> None:
+        self.trigger_event(
+            event_class,
+            timestamp=ctx.recorded_at,
+            envelope=ctx.envelope(event_id_for(self.id, self.version + 1)),
+            **payload,
+        )
+
+
+def aggregate_id(case_id: UUID, service: str) -> UUID:
+    """The id of a service's per-case aggregate: derived, so creating it twice is a conflict."""
+    return uuid5(case_id, service)
+
+
+def to_message(service: str, notification_id: int, event: DomainEventProtocol[Any]) -> EventMessage | None:
+    """The public message for a stored domain event, or None if its type has no contract."""
+    type_name = type(event).__name__
+    contract = CONTRACTS.get(type_name)
+    if contract is None:
+        return None
+    # Only the contract's fields leave the service: private fields (the customer's contact) stay.
+    fields = {k: v for k, v in event.__dict__.items() if k in contract.model_fields}
+    payload = contract.model_validate(fields).model_dump(mode="json")
+    return EventMessage(
+        service=service,
+        notification_id=notification_id,
+        type=type_name,
+        envelope=Envelope.model_validate(event.envelope),  # type: ignore[attr-defined]
+        payload=payload,
+    )
+
+
+class ServiceApplication(EventSourcedProjection[UUID]):
+    """The Application of one service: its store, its commands and its policy.
+
+    Subclasses set ``name`` (the service) and ``reactions``: message type -> method name. A
+    reaction gets the message and its parsed contract and returns the aggregates to save.
+    """
+
+    name: ClassVar[str] = "service"
+    reactions: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, settings: Settings, clock: Clock) -> None:
+        self.settings = settings
+        self.clock = clock
+        super().__init__(env=settings.persistence_env(self.name))
+        self.side = SideTables(self.recorder, self.name)
+        self._saved_listeners: list[Callable[[], None]] = []
+
+    # --- commands support -------------------------------------------------
+    def context(
+        self,
+        case_id: UUID,
+        actor: Actor,
+        *,
+        occurred_at: datetime | None = None,
+        cause: EventMessage | None = None,
+        correlation_id: UUID | None = None,
+    ) -> EventContext:
+        """The context of a command or reaction, stamped now by the injected clock."""
+        return EventContext(
+            case_id=case_id,
+            actor=actor,
+            service=self.name,
+            recorded_at=self.clock.now(),
+            occurred_at=occurred_at,
+            causation_id=cause.envelope.event_id if cause else None,
+            correlation_id=(cause.envelope.correlation_id if cause else correlation_id) or uuid4(),
+        )
+
+    # --- outbox -------------------------------------------------------------
+    def on_saved(self, listener: Callable[[], None]) -> None:
+        """Call ``listener`` after every save (the relay uses it to wake up at once)."""
+        self._saved_listeners.append(listener)
+
+    def _notify(self, recordings: list[Any]) -> None:
+        super()._notify(recordings)
+        for listener in self._saved_listeners:
+            listener()
+
+    def messages(self, notifications: Iterable[Notification]) -> list[tuple[int, EventMessage | None]]:
+        """Each notification as (id, public message or None when it has no contract)."""
+        return [
+            (n.id, to_message(self.name, n.id, self.mapper.to_domain_event(n))) for n in notifications
+        ]
+
+    # --- policy ---------------------------------------------------------------
+    @property
+    def consumes(self) -> list[str]:
+        """The NATS subjects this service's policy reacts to."""
+        return [CONTRACTS[type_name].subject() for type_name in self.reactions]
+
+    def handle(self, message: EventMessage) -> bool:
+        """Apply the policy to an upstream message exactly once; False if already applied."""
+        if message.type not in self.reactions:
+            return False
+        tracking = Tracking(application_name=message.service, notification_id=message.notification_id)
+        if self.side.has_tracking(tracking.application_name, tracking.notification_id):
+            return False
+        try:
+            self.process_event(message, tracking)  # type: ignore[arg-type]
+        except IntegrityError:
+            if self.side.has_tracking(tracking.application_name, tracking.notification_id):
+                return False  # a concurrent worker recorded it first
+            raise
+        return True
+
+    def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:  # type: ignore[override]
+        message: EventMessage = domain_event
+        reaction = getattr(self, self.reactions[message.type])
+        for aggregate in reaction(message, message.contract()):
+            processing_event.collect_events(aggregate)
+

@@ -1,0 +1,102 @@
+"""The HTTP shell shared by every service: one FastAPI app, error mapping, body limit, health."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+
+from shared.errors import InvalidTransition, InvalidValue, NotFound
+
+_QUOTED = re.compile(r"'([^']*)'")
+
+
+def validation_problem(exc: RequestValidationError) -> JSONResponse:
+    """422 listing each bad field, its message and, for codes, the allowed values."""
+    problems = []
+    for error in exc.errors():
+        location = [str(part) for part in error.get("loc", ()) if part not in ("body", "query", "path", "header")]
+        problem: dict[str, Any] = {"field": ".".join(location) or "body", "message": error.get("msg", "")}
+        expected = (error.get("ctx") or {}).get("expected")
+        if error.get("type") in ("enum", "literal_error") and expected:
+            problem["allowed"] = _QUOTED.findall(str(expected))
+        problems.append(problem)
+    return JSONResponse(status_code=422, content={"detail": problems})
+
+
+def install_error_handlers(app: FastAPI) -> None:
+    """Map domain errors to 404/409/422 problem bodies."""
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
+        return validation_problem(exc)
+
+    @app.exception_handler(InvalidValue)
+    async def _invalid_value(_: Request, exc: InvalidValue) -> JSONResponse:
+        problem: dict[str, Any] = {"field": exc.field, "message": exc.message}
+        if exc.allowed is not None:
+            problem["allowed"] = exc.allowed
+        return JSONResponse(status_code=422, content={"detail": [problem]})
+
+    @app.exception_handler(InvalidTransition)
+    async def _conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
+        return JSONResponse(status_code=409, content={"detail": str(exc)})
+
+    @app.exception_handler(NotFound)
+    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
+        return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+
+class BodyLimit:
+    """ASGI middleware: a request body over ``max_bytes`` gets 413 before any handler runs."""
+
+    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+        self.app = app
+        self.max_bytes = max_bytes
+
+    async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        declared = dict(scope.get("headers") or []).get(b"content-length")
+        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
+            await self._too_large(send)
+            return
+        # Read the whole body first, so a chunked upload that grows past the limit is refused too.
+        chunks, size, more = [], 0, True
+        while more:
+            message = await receive()
+            if message["type"] != "http.request":
+                break
+            chunks.append(message.get("body", b""))
+            size += len(chunks[-1])
+            if size > self.max_bytes:
+                await self._too_large(send)
+                return
+            more = message.get("more_body", False)
+        body = b"".join(chunks)
+        sent = False
+
+        async def replay() -> dict[str, Any]:
+            nonlocal sent
+            if sent:
+                return await receive()
+            sent = True
+            return {"type": "http.request", "body": body, "more_body": False}
+
+        await self.app(scope, replay, send)
+
+    async def _too_large(self, send: Any) -> None:
+        body = b'{"detail":"request body exceeds %d bytes"}' % self.max_bytes
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 413,
+                "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())],
+            }
+        )
+        await send({"type": "http.response.body", "body": body})

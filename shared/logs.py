@@ -1,0 +1,87 @@
+"""structlog JSON logs: service, case id and correlation id on every line; personal data never.
+
+Context is bound per request or message with ``structlog.contextvars``; the redaction processor
+is the last line of defence should a personal field ever be passed to a logger by mistake.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import sys
+from typing import Any
+
+import structlog
+
+PERSONAL_KEYS = frozenset(
+    {"name", "phone", "email", "address", "customer", "contact", "member_id", "body", "password"}
+)
+_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
+# Seven or more digits (with spaces or dashes) not inside a longer hex/id token.
+_PHONE = re.compile(r"(?<![\w-])\+?\d[\d -]{5,}\d(?![\w-])")
+_ALWAYS = ("service", "case_id", "correlation_id")
+
+
+def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in list(event_dict):
+        if key in PERSONAL_KEYS:
+            event_dict[key] = "[redacted]"
+        elif isinstance(event_dict[key], str) and key not in ("timestamp", "level") and not key.endswith("id"):
+            event_dict[key] = _PHONE.sub("[redacted]", _EMAIL.sub("[redacted]", event_dict[key]))
+    return event_dict
+
+
+def _always_present(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    for key in _ALWAYS:
+        event_dict.setdefault(key, None)
+    return event_dict
+
+
+def configure_logging(level: str = "INFO", stream: Any = None) -> None:
+    """JSON lines on stderr for structlog and for the standard library (uvicorn, nats)."""
+    shared = [
+        structlog.contextvars.merge_contextvars,
+        structlog.processors.add_log_level,
+        structlog.processors.TimeStamper(fmt="iso", utc=True),
+        _always_present,
+        _redact,
+    ]
+    structlog.configure(
+        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
+        logger_factory=structlog.PrintLoggerFactory(stream or sys.stderr),
+        cache_logger_on_first_use=False,
+    )
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(
+        structlog.stdlib.ProcessorFormatter(
+            processors=[
+                structlog.stdlib.ProcessorFormatter.remove_processors_meta,
+                structlog.processors.format_exc_info,
+                structlog.processors.JSONRenderer(),
+            ],
+            foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],
+        )
+    )
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    for name in ("uvicorn", "uvicorn.error", "uvicorn.access"):
+        logging.getLogger(name).handlers[:] = []
+        logging.getLogger(name).propagate = True
+
+
+def safe_error(error: BaseException) -> str:
+    """An error for a log line: validation errors name fields and types, never the input values."""
+    errors = getattr(error, "errors", None)
+    if callable(errors):
+        try:
+            details = errors(include_input=False, include_url=False)
+        except TypeError:
+            details = None
+        if details is not None:
+            return f"{type(error).__name__}: " + "; ".join(
+                f"{'.'.join(map(str, d.get('loc', ())))} {d.get('type')}" for d in details
+            )
+    return f"{type(error).__name__}: {error}"
+

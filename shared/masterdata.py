@@ -1,0 +1,36 @@
+"""The chain's organisation (regions, stores) from CSV files: the demo chain by default."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+from pydantic import BaseModel
+
+
+class Store(BaseModel):
+    """A store, dealer, salon, mall site or online hub."""
+
+    store_id: str
+    brand: str
+    business: str
+    kind: str
+    region: str
+    name_zh: str
+    name_en: str
+
+
+class MasterData(BaseModel):
+    """What intake validates against and routing assigns by."""
+
+    regions: dict[str, str]
+    stores: dict[str, Store]
+
+    @classmethod
+    def load(cls, folder: Path) -> MasterData:
+        """Read ``regions.csv`` and ``stores.csv`` (UTF-8, BOM tolerated) from ``folder``."""
+        with open(folder / "regions.csv", encoding="utf-8-sig", newline="") as f:
+            regions = {row["region"]: row["name_en"] for row in csv.DictReader(f)}
+        with open(folder / "stores.csv", encoding="utf-8-sig", newline="") as f:
+            stores = {row["store_id"]: Store.model_validate(row) for row in csv.DictReader(f)}
+        return cls(regions=regions, stores=stores)

@@ -1,0 +1,159 @@
+"""Running services: their relays and consumers as asyncio tasks, their routers on one HTTP app."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import uuid
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from fastapi import APIRouter, FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from shared.bus import Bus, Consumer, Relay, Subscription
+from shared.eventstore import ServiceApplication
+from shared.http import BodyLimit, install_error_handlers
+from shared.parked import ParkedStore
+from shared.settings import Settings
+
+log = structlog.get_logger()
+
+
+@dataclass
+class Service:
+    """One service as deployed: its Application, HTTP router and durable subscriptions."""
+
+    app: ServiceApplication
+    router: APIRouter
+    subscriptions: list[Subscription] = field(default_factory=list)
+    closers: list[Callable[[], None]] = field(default_factory=list)
+    views: Any = None
+
+    def __post_init__(self) -> None:
+        self.parked = ParkedStore(self.app.side, self.app.clock)
+        if self.app.reactions:
+            self.subscriptions.insert(
+                0, Subscription(durable=f"{self.app.name}-policy", subjects=self.app.consumes, handle=self.app.handle)
+            )
+
+    @property
+    def name(self) -> str:
+        return self.app.name
+
+    @property
+    def handlers(self) -> dict[str, Callable[..., Any]]:
+        return {s.durable: s.handle for s in self.subscriptions}
+
+    def store_reachable(self) -> bool:
+        try:
+            self.app.side.execute("SELECT 1 AS ok")
+        except Exception:  # noqa: BLE001 - health reports, it does not raise
+            return False
+        return True
+
+    def shutdown(self) -> None:
+        for closer in self.closers:
+            closer()
+        self.app.close()
+
+
+async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) -> None:
+    """Connect to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
+    relays = [Relay(service.app, bus) for service in services]
+    if not await bus.connect(stop):
+        return
+    log.info("workers.started", services=[s.name for s in services])
+    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
+    for service in services:
+        for subscription in service.subscriptions:
+            tasks.append(asyncio.create_task(Consumer(bus, subscription, service.parked).run(stop)))
+    try:
+        await asyncio.gather(*tasks)
+    finally:
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+
+
+def create_http_app(services: list[Service], settings: Settings, *, workers: bool = True) -> FastAPI:
+    """One FastAPI app serving every given service's API, /health and /docs."""
+    bus = Bus(settings)
+
+    @contextlib.asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        stop = asyncio.Event()
+        task = asyncio.create_task(run_workers(services, bus, stop)) if workers else None
+        try:
+            yield
+        finally:
+            stop.set()
+            if task:
+                await task
+            await bus.close()
+            for service in services:
+                service.shutdown()
+
+    names = ", ".join(s.name for s in services)
+    http = FastAPI(title="Ombud", description=f"Complaint handling: {names}", version="0.1.0", lifespan=lifespan)
+    http.state.services = {s.name: s for s in services}
+    http.state.bus = bus
+    http.state.settings = settings
+    install_error_handlers(http)
+    http.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+
+    @http.middleware("http")
+    async def bind_request_context(request: Request, call_next: Callable[..., Any]) -> Any:
+        correlation = request.headers.get("x-correlation-id", "")
+        try:
+            correlation = str(uuid.UUID(correlation))
+        except ValueError:
+            correlation = str(uuid.uuid4())
+        structlog.contextvars.clear_contextvars()
+        structlog.contextvars.bind_contextvars(correlation_id=correlation, service=names)
+        request.state.correlation_id = correlation
+        response = await call_next(request)
+        response.headers["X-Correlation-ID"] = correlation
+        return response
+
+    @http.get("/health", tags=["operations"])
+    def health() -> JSONResponse:
+        """200 when every store and NATS answer; 503 naming what is down."""
+        down = [f"store:{s.name}" for s in services if not s.store_reachable()]
+        if workers and not bus.connected:
+            down.append("nats")
+        status = 503 if down else 200
+        return JSONResponse(status_code=status, content={"status": "down" if down else "ok", "down": down})
+
+    for service in services:
+        http.include_router(service.router)
+    http.include_router(parked_router())
+    return http
+
+
+def parked_router() -> APIRouter:
+    """Parked (dead-letter) messages of the services in this process: list and replay."""
+    router = APIRouter(prefix="/api/parked", tags=["operations"])
+
+    @router.get("")
+    def list_parked(request: Request) -> dict[str, Any]:
+        return {
+            "parked": [
+                {"service": name, **row}
+                for name, service in request.app.state.services.items()
+                for row in service.parked.list()
+            ]
+        }
+
+    @router.post("/{service}/{parked_id}/replay")
+    def replay_parked(service: str, parked_id: int, request: Request) -> JSONResponse:
+        found = request.app.state.services.get(service)
+        if found is None:
+            return JSONResponse(status_code=404, content={"detail": f"no service {service!r} here"})
+        if not found.parked.replay(parked_id, found.handlers):
+            return JSONResponse(status_code=404, content={"detail": f"no parked message {parked_id} to replay"})
+        return JSONResponse(status_code=200, content={"replayed": parked_id})
+
+    return router

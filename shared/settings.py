@@ -1,0 +1,73 @@
+"""Configuration from the environment (prefix ``OMBUD_``), validated by pydantic-settings."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+
+
+class Settings(BaseSettings):
+    """Where data lives, which servers to use, and how the bus behaves."""
+
+    model_config = SettingsConfigDict(env_prefix="OMBUD_", extra="ignore")
+
+    data_dir: Path = Path("data")
+    config_dir: Path = REPO_ROOT / "config"
+    master_data_dir: Path = REPO_ROOT / "config" / "demo-chain"
+    host: str = "127.0.0.1"
+    port: int = 8000
+    nats_url: str | None = None
+    postgres_url: str | None = None
+    postgres_schema: str | None = None
+    log_level: str = "INFO"
+    timezone: str = "Asia/Shanghai"
+    # Keys the blind index of contacts (repeat detection, lookups); set a secret one in production.
+    blind_index_key: SecretStr = SecretStr("ombud-embedded-blind-index-key")
+
+    stream_name: str = "OMBUD"
+    duplicate_window_seconds: float = 600.0
+    max_deliver: int = 5
+    backoff_seconds: list[float] = Field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0])
+    ack_wait_seconds: float = 10.0
+    fetch_batch: int = 200
+    relay_batch: int = 500
+    relay_idle_seconds: float = 0.02
+    max_body_bytes: int = 1_000_000
+
+    def persistence_env(self, service: str) -> dict[str, str]:
+        """The eventsourcing environment for one service's store: SQLite file or PostgreSQL."""
+        env = {"SINGLE_ROW_TRACKING": "no", "CREATE_TABLE": "yes"}
+        if self.postgres_url:
+            env.update(postgres_env(self.postgres_url))
+            if self.postgres_schema:
+                env["POSTGRES_SCHEMA"] = self.postgres_schema
+        else:
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            env.update(
+                PERSISTENCE_MODULE="eventsourcing.sqlite",
+                SQLITE_DBNAME=str(self.data_dir / f"{service}.db"),
+                SQLITE_LOCK_TIMEOUT="30",
+            )
+        return env
+
+
+def postgres_env(url: str) -> dict[str, str]:
+    """Translate ``postgresql://user:pw@host:port/db`` into eventsourcing's POSTGRES_* keys."""
+    parsed = urlparse(url)
+    if parsed.scheme not in {"postgres", "postgresql"}:
+        raise ValueError(f"not a PostgreSQL URL: scheme {parsed.scheme!r}")
+    return {
+        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
+        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+        "POSTGRES_PORT": str(parsed.port or 5432),
+        "POSTGRES_USER": unquote(parsed.username or "postgres"),
+        "POSTGRES_PASSWORD": unquote(parsed.password or ""),
+        "POSTGRES_POOL_SIZE": "5",
+        "POSTGRES_MAX_OVERFLOW": "10",
+    }

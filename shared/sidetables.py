@@ -1,0 +1,67 @@
+"""Small plain tables beside a service's event store (relay position, parked messages).
+
+They live in the same database as the service's events, reached through eventsourcing's own
+datastore, so SQLite and PostgreSQL are handled alike. SQL is written with ``?`` placeholders.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from eventsourcing.persistence import Recorder
+
+
+class SideTables:
+    """Run SQL on the datastore behind an eventsourcing recorder."""
+
+    def __init__(self, recorder: Recorder, prefix: str) -> None:
+        self.datastore = recorder.datastore  # type: ignore[attr-defined]
+        self.is_postgres = type(recorder).__module__ == "eventsourcing.postgres"
+        self.prefix = prefix
+        schema = getattr(self.datastore, "schema", None) if self.is_postgres else None
+        self._qualifier = f"{schema}." if schema else ""
+        if self.is_postgres:
+            self.tracking_table = f"{self._qualifier}{recorder.tracking_table_name}"  # type: ignore[attr-defined]
+        else:
+            self.tracking_table = "tracking"
+
+    def table(self, name: str) -> str:
+        """The qualified name of one of this service's side tables."""
+        return f"{self._qualifier}{self.prefix}_{name}"
+
+    def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run one statement in its own transaction; rows come back as dicts."""
+        return self.script([(sql, params)])
+
+    def script(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[str, Any]]:
+        """Run statements in one transaction; returns the last statement's rows."""
+        rows: list[dict[str, Any]] = []
+        with self.datastore.transaction(commit=True) as wrapped:
+            cursor = getattr(wrapped, "sqlite_cursor", wrapped)  # eventsourcing wraps sqlite3's cursor
+            for sql, params in statements:
+                if self.is_postgres:
+                    sql = sql.replace("?", "%s").replace("AUTOINCREMENT", "")
+                    sql = sql.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY")
+                cursor.execute(sql, list(params))
+                description = getattr(cursor, "description", None)
+                if description:
+                    rows = [_as_dict(row, description) for row in cursor.fetchall()]
+                else:
+                    rows = []
+        return rows
+
+    def has_tracking(self, upstream: str, notification_id: int) -> bool:
+        """Whether this store already recorded the effect of that upstream notification."""
+        rows = self.execute(
+            f"SELECT 1 AS done FROM {self.tracking_table} "
+            "WHERE application_name = ? AND notification_id = ?",
+            (upstream, notification_id),
+        )
+        return bool(rows)
+
+
+def _as_dict(row: Any, description: Any) -> dict[str, Any]:
+    if isinstance(row, dict):
+        return dict(row)
+    return {column[0]: value for column, value in zip(description, row, strict=True)}
