@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from urllib.parse import unquote, urlparse
+from urllib.parse import parse_qs, unquote, urlparse
 
 from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -61,10 +61,12 @@ def postgres_env(url: str) -> dict[str, str]:
     parsed = urlparse(url)
     if parsed.scheme not in {"postgres", "postgresql"}:
         raise ValueError(f"not a PostgreSQL URL: scheme {parsed.scheme!r}")
+    # A Unix socket directory may come as ``?host=/path`` (libpq's own URL convention).
+    socket_dir = parse_qs(parsed.query).get("host", [None])[0]
     return {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": parsed.path.lstrip("/") or "postgres",
-        "POSTGRES_HOST": parsed.hostname or "127.0.0.1",
+        "POSTGRES_HOST": socket_dir or parsed.hostname or "127.0.0.1",
         "POSTGRES_PORT": str(parsed.port or 5432),
         "POSTGRES_USER": unquote(parsed.username or "postgres"),
         "POSTGRES_PASSWORD": unquote(parsed.password or ""),

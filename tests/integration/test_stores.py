@@ -1,0 +1,120 @@
+"""Each service's store on SQLite and on PostgreSQL: commands, idempotency, exactly-once policies."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from uuid import uuid4
+
+import pytest
+
+from services.feedback.projections import CaseViews
+from services.intake.application import Intake
+from services.routing.application import Routing
+from shared.clock import ManualClock
+from shared.contracts import Actor
+from shared.eventstore import to_message
+from shared.masterdata import MasterData
+from shared.parked import ParkedStore
+from shared.settings import Settings
+from shared.vocabulary import Role
+from tests.support import event_types, originators
+
+CLERK = Actor(id="SH-001-F1", role=Role.FRONTLINE, store="SH-001")
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings]) -> Settings:
+    return make_settings()
+
+
+@pytest.fixture
+def intake(settings: Settings) -> Intake:
+    app = Intake(settings, ManualClock(), MasterData.load(settings.master_data_dir))
+    yield app
+    app.close()
+
+
+def receive(intake: Intake, key: str | None = None, **overrides: object) -> object:
+    fields: dict[str, object] = {
+        "actor": CLERK,
+        "channel": "store",
+        "store_id": "SH-001",
+        "customer": {"name": "王芳", "phone": "13800138000"},
+        "description": "手镯断了",
+    }
+    fields.update(overrides)
+    return intake.receive_complaint(idempotency_key=key, **fields)  # type: ignore[arg-type]
+
+
+def test_case_numbers_are_unique_and_in_order(intake: Intake) -> None:
+    numbers = [receive(intake).case_number for _ in range(3)]
+    assert numbers == ["CMP-20261125-000001", "CMP-20261125-000002", "CMP-20261125-000003"]
+
+
+def test_same_idempotency_key_returns_the_same_case_and_stores_nothing_more(intake: Intake) -> None:
+    first = receive(intake, key="req-1")
+    again = receive(intake, key="req-1")
+    assert (again.case_id, again.case_number, again.created) == (first.case_id, first.case_number, False)
+    assert event_types(intake) == ["ComplaintReceived"]
+
+
+def test_unknown_store_is_refused_and_nothing_is_stored(intake: Intake) -> None:
+    from shared.errors import InvalidValue
+
+    with pytest.raises(InvalidValue, match="store_id"):
+        receive(intake, store_id="NOPE-999")
+    assert event_types(intake) == []
+    assert receive(intake).case_number.endswith("000001")  # no number was burnt
+
+
+def test_policy_applies_a_redelivered_message_once(intake: Intake, settings: Settings) -> None:
+    receipt = receive(intake)
+    [notification] = intake.recorder.select_notifications(start=1, limit=1)
+    [(_, message)] = intake.messages([notification])
+    routing = Routing(settings, ManualClock())
+    try:
+        # When the same message arrives twice
+        assert routing.handle(message) is True
+        assert routing.handle(message) is False
+        # Then one triage exists for the case
+        assert event_types(routing) == ["ComplaintTriaged"]
+        assert len(set(originators(routing, "ComplaintTriaged"))) == 1
+        triaged = to_message("routing", 1, routing.mapper.to_domain_event(routing.recorder.select_notifications(start=1, limit=1)[0]))
+        assert triaged.envelope.causation_id == message.envelope.event_id
+        assert triaged.envelope.case_id == receipt.case_id
+    finally:
+        routing.close()
+
+
+def test_projection_applies_a_message_once_and_keeps_its_tracking(intake: Intake, settings: Settings) -> None:
+    receipt = receive(intake)
+    [(_, message)] = intake.messages(intake.recorder.select_notifications(start=1, limit=1))
+    views = CaseViews(settings)
+    try:
+        assert views.handle(message) is True
+        assert views.handle(message) is False
+        assert views.case(receipt.case_id)["event_count"] == 1
+        assert len(views.timeline(receipt.case_id)) == 1
+    finally:
+        views.close()
+
+
+def test_parked_message_is_listed_and_replayed_once(intake: Intake, settings: Settings) -> None:
+    receive(intake)
+    [(_, message)] = intake.messages(intake.recorder.select_notifications(start=1, limit=1))
+    parked = ParkedStore(intake.side, intake.clock)
+    parked.park(consumer="routing-policy", subject=message.subject, data=message.model_dump_json(), error="boom", deliveries=5)
+    [row] = parked.list()
+    assert (row["consumer"], row["error"], row["deliveries"]) == ("routing-policy", "boom", 5)
+    applied: list[str] = []
+    assert parked.replay(row["id"], {"routing-policy": lambda m: applied.append(m.msg_id)}) is True
+    assert parked.replay(row["id"], {"routing-policy": lambda m: applied.append(m.msg_id)}) is False
+    assert applied == ["intake:1"] and parked.list() == []
+    assert len(parked.list(include_replayed=True)) == 1
+
+
+def test_unknown_case_id_is_not_found(intake: Intake) -> None:
+    from shared.errors import NotFound
+
+    with pytest.raises(NotFound):
+        intake.get_complaint(uuid4())

@@ -1,0 +1,66 @@
+"""The kernel: contracts leave private fields behind, logs carry context and never personal data."""
+
+from __future__ import annotations
+
+import io
+import json
+from decimal import Decimal
+from uuid import uuid4
+
+import structlog
+
+from services.intake.domain import Complaint
+from shared.contracts import EventMessage
+from shared.eventstore import to_message
+from shared.logs import configure_logging, safe_error
+from tests.unit.helpers import context
+
+
+def test_public_message_carries_no_personal_data_and_money_as_string() -> None:
+    complaint = Complaint.receive(
+        context(),
+        assign_number=lambda: "CMP-20261125-000001",
+        channel="web",
+        store_id="SH-001",
+        customer_id=uuid4(),
+        customer={"name": "王芳", "phone": "13800138000", "email": "wang@example.com"},
+        description="手镯断了",
+        amount_paid=Decimal("3980.50"),
+    )
+    [event] = complaint.collect_events()
+    message = to_message("intake", 7, event)
+    assert message is not None
+    wire = message.model_dump_json()
+    for personal in ("王芳", "13800138000", "wang@example.com"):
+        assert personal not in wire
+    assert message.payload["amount_paid"] == "3980.50"
+    assert (message.subject, message.msg_id) == ("ombud.intake.ComplaintReceived", "intake:7")
+    assert EventMessage.model_validate_json(wire).contract().amount_paid == Decimal("3980.50")
+
+
+def test_every_log_line_has_service_case_and_correlation_and_no_contact() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", stream=out)
+    structlog.contextvars.bind_contextvars(service="intake", correlation_id="c-1")
+    structlog.get_logger().info("complaint filed by 13800138000 wang@example.com", phone="13800138000")
+    structlog.contextvars.clear_contextvars()
+    line = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert line["service"] == "intake" and line["correlation_id"] == "c-1" and line["case_id"] is None
+    assert "13800138000" not in out.getvalue() and "wang@example.com" not in out.getvalue()
+
+
+def test_ids_are_not_mistaken_for_phone_numbers() -> None:
+    out = io.StringIO()
+    configure_logging("INFO", stream=out)
+    case_id = "8022f978-0b2e-4059-85d3-a75d6d99adaf"
+    structlog.get_logger().info("handled", case_id=case_id, msg_id="intake:1234567")
+    line = json.loads(out.getvalue().strip().splitlines()[-1])
+    assert (line["case_id"], line["msg_id"]) == (case_id, "intake:1234567")
+
+
+def test_validation_errors_are_logged_without_their_input() -> None:
+    try:
+        EventMessage.model_validate({"service": "x", "payload": {"name": "王芳"}})
+    except Exception as error:  # noqa: BLE001
+        text = safe_error(error)
+    assert "王芳" not in text and "notification_id" in text
