@@ -55,6 +55,7 @@ class Bus:
                     max_reconnect_attempts=-1,
                     reconnect_time_wait=0.5,
                     connect_timeout=2,
+                    drain_timeout=2,
                     allow_reconnect=True,
                     error_cb=_quiet,
                     disconnected_cb=_disconnected,
@@ -80,6 +81,7 @@ class Bus:
             subjects=["ombud.>"],
             storage=StorageType.FILE,
             duplicate_window=self.settings.duplicate_window_seconds,
+            num_replicas=self.settings.stream_replicas,
         )
         try:
             await self.js.stream_info(self.settings.stream_name)
@@ -215,23 +217,26 @@ class Consumer:
     async def run(self, stop: asyncio.Event) -> None:
         durable = self.subscription.durable
         sub = None
-        while not stop.is_set():
-            try:
-                if sub is None:
-                    await self.bus.js.add_consumer(self.settings.stream_name, self.config())
-                    sub = await self.bus.js.pull_subscribe_bind(durable, stream=self.settings.stream_name)
+        try:
+            while not stop.is_set():
                 try:
-                    batch = await sub.fetch(self.settings.fetch_batch, timeout=1.0)
-                except (TimeoutError, NatsTimeoutError):
-                    continue
-                for msg in batch:
-                    await self.process(msg)
-            except asyncio.CancelledError:
-                raise
-            except Exception as error:  # noqa: BLE001 - NATS down or consumer gone: retry
-                log.warning("consumer.fetch_failed", consumer=durable, error=safe_error(error))
-                sub = None
-                await _sleep_unless(stop, 1.0)
+                    if sub is None:
+                        await self.bus.js.add_consumer(self.settings.stream_name, self.config())
+                        sub = await self.bus.js.pull_subscribe_bind(durable, stream=self.settings.stream_name)
+                    try:
+                        batch = await sub.fetch(self.settings.fetch_batch, timeout=1.0)
+                    except (TimeoutError, NatsTimeoutError):
+                        continue
+                    for msg in batch:
+                        await self.process(msg)
+                except Exception as error:  # noqa: BLE001 - NATS down or consumer gone: retry
+                    log.warning("consumer.fetch_failed", consumer=durable, error=safe_error(error))
+                    sub = None
+                    await _sleep_unless(stop, 1.0)
+        finally:
+            if sub is not None:
+                with contextlib.suppress(Exception):
+                    await sub.unsubscribe()
 
     async def process(self, msg: Any) -> None:
         """Handle one message: ack after the effect is saved; nak or park on failure."""

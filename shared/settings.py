@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     blind_index_key: SecretStr = SecretStr("ombud-embedded-blind-index-key")
 
     stream_name: str = "OMBUD"
+    # 3 on a JetStream cluster: a replicated stream is what makes an acknowledged publish survive a crash.
+    stream_replicas: int = 1
     duplicate_window_seconds: float = 600.0
     max_deliver: int = 5
     backoff_seconds: list[float] = Field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0])

@@ -109,3 +109,24 @@ def make_settings(store: str, request: pytest.FixtureRequest, tmp_path: Path) ->
 
     return make
 
+
+
+@pytest.fixture
+def stream_name(nats_url: str) -> Iterator[str]:
+    """A stream for this test alone, deleted afterwards (streams may not share ``ombud.>``)."""
+    import asyncio
+
+    import nats
+
+    name = f"T_{uuid.uuid4().hex[:10].upper()}"
+    yield name
+
+    async def delete() -> None:
+        nc = await nats.connect(nats_url)
+        try:
+            await nc.jetstream().delete_stream(name)
+        except Exception:  # noqa: BLE001 - the test may not have created it
+            pass
+        await nc.close()
+
+    asyncio.run(delete())
