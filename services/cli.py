@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -75,7 +76,8 @@ def parked_list(
                 )
         finally:
             service.shutdown()
-    Console().print(table)
+    # Piped output (scripts, tests) gets full rows instead of a terminal's wrapped columns.
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
 @parked_app.command("replay")

@@ -56,7 +56,7 @@ def build_http(
 
 def serve(names: Sequence[str], settings: Settings) -> None:
     """Run the named services in this process until Ctrl-C / SIGTERM."""
-    configure_logging(settings.log_level)
+    configure_logging(settings.log_level, service=",".join(names))
     if not settings.nats_url:
         raise SystemExit("OMBUD_NATS_URL is required to run a service alone (ombud up starts its own NATS)")
     app = build_http(names, settings)

@@ -188,6 +188,7 @@ class Subscription:
     durable: str
     subjects: list[str]
     handle: Callable[[EventMessage], Any]
+    service: str | None = None
 
 
 class Consumer:
@@ -247,7 +248,9 @@ class Consumer:
             await self._park(msg, f"malformed message: {safe_error(error)}", deliveries)
             return
         structlog.contextvars.bind_contextvars(
-            case_id=str(message.envelope.case_id), correlation_id=str(message.envelope.correlation_id)
+            service=self.subscription.service,
+            case_id=str(message.envelope.case_id),
+            correlation_id=str(message.envelope.correlation_id),
         )
         try:
             applied = await asyncio.to_thread(self.subscription.handle, message)
@@ -261,7 +264,7 @@ class Consumer:
                 log.warning("consumer.retry", consumer=self.subscription.durable, error=safe_error(error), delay=delay)
                 await msg.nak(delay=delay)
         finally:
-            structlog.contextvars.unbind_contextvars("case_id", "correlation_id")
+            structlog.contextvars.unbind_contextvars("service", "case_id", "correlation_id")
 
     async def _park(self, msg: Any, reason: str, deliveries: int) -> None:
         await asyncio.to_thread(

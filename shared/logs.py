@@ -20,6 +20,7 @@ _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 # Seven or more digits (with spaces or dashes) not inside a longer hex/id token.
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d -]{5,}\d(?![\w-])")
 _ALWAYS = ("service", "case_id", "correlation_id")
+_defaults: dict[str, str | None] = {"service": None}
 
 
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
@@ -33,12 +34,17 @@ def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
 
 def _always_present(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
     for key in _ALWAYS:
-        event_dict.setdefault(key, None)
+        if event_dict.get(key) is None:
+            event_dict[key] = _defaults.get(key)
     return event_dict
 
 
-def configure_logging(level: str = "INFO", stream: Any = None) -> None:
-    """JSON lines on stderr for structlog and for the standard library (uvicorn, nats)."""
+def configure_logging(level: str = "INFO", stream: Any = None, service: str | None = None) -> None:
+    """JSON lines on stderr for structlog and for the standard library (uvicorn, nats).
+
+    ``service`` names the process's service(s) on lines that are not about one request or message.
+    """
+    _defaults["service"] = service
     shared = [
         structlog.contextvars.merge_contextvars,
         structlog.processors.add_log_level,

@@ -47,6 +47,8 @@ class NatsServer:
             [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            # Its own session: Ctrl-C reaches the services, which then stop this server last.
+            start_new_session=True,
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -38,6 +38,8 @@ class Service:
             self.subscriptions.insert(
                 0, Subscription(durable=f"{self.app.name}-policy", subjects=self.app.consumes, handle=self.app.handle)
             )
+        for subscription in self.subscriptions:
+            subscription.service = subscription.service or self.app.name
 
     @property
     def name(self) -> str:
@@ -112,7 +114,7 @@ def create_http_app(services: list[Service], settings: Settings, *, workers: boo
         except ValueError:
             correlation = str(uuid.uuid4())
         structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(correlation_id=correlation, service=names)
+        structlog.contextvars.bind_contextvars(correlation_id=correlation)
         request.state.correlation_id = correlation
         response = await call_next(request)
         response.headers["X-Correlation-ID"] = correlation
