@@ -23,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from shared.clock import Clock
 from shared.contracts import CONTRACTS, Actor, Envelope, EventMessage, event_id_for
+from shared.errors import NotFound
 from shared.settings import Settings
 from shared.sidetables import SideTables
 
@@ -141,6 +142,13 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             causation_id=cause.envelope.event_id if cause else None,
             correlation_id=(cause.envelope.correlation_id if cause else correlation_id) or uuid4(),
         )
+
+    def case_aggregate(self, case_id: UUID) -> Any:
+        """This service's aggregate for a case (NotFound until the service has one)."""
+        found_id = aggregate_id(case_id, self.name)
+        if found_id not in self.repository:
+            raise NotFound(f"{self.name} has nothing for case {case_id} yet")
+        return self.repository.get(found_id)
 
     # --- outbox -------------------------------------------------------------
     def on_saved(self, listener: Callable[[], None]) -> None:

@@ -15,6 +15,16 @@ from shared.errors import InvalidTransition, InvalidValue, NotFound
 _QUOTED = re.compile(r"'([^']*)'")
 
 
+def service_part(service: str, part: str = "app") -> Callable[[Request], Any]:
+    """A FastAPI dependency giving a part (``app``, ``views``) of a service run by this process."""
+
+    def dependency(request: Request) -> Any:
+        return getattr(request.app.state.services[service], part)
+
+    dependency.__name__ = f"get_{service}_{part}"
+    return dependency
+
+
 def validation_problem(exc: RequestValidationError) -> JSONResponse:
     """422 listing each bad field, its message and, for codes, the allowed values."""
     problems = []

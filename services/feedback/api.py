@@ -5,17 +5,14 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.feedback.projections import CaseViews
 from shared.errors import NotFound
+from shared.http import service_part
 
 
-def get_views(request: Request) -> CaseViews:
-    return request.app.state.services["feedback"].views
-
-
-Views = Annotated[CaseViews, Depends(get_views)]
+Views = Annotated[CaseViews, Depends(service_part("feedback", "views"))]
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 

@@ -12,14 +12,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.application import Intake
 from shared.contracts import Actor
+from shared.http import service_part
 from shared.vocabulary import Channel, Role
 
 
-def get_intake(request: Request) -> Intake:
-    return request.app.state.services["intake"].app
-
-
-IntakeApp = Annotated[Intake, Depends(get_intake)]
+IntakeApp = Annotated[Intake, Depends(service_part("intake"))]
 router = APIRouter(prefix="/api", tags=["intake"])
 
 

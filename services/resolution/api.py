@@ -5,26 +5,17 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.resolution.application import ResolutionService
-from shared.errors import NotFound
-from shared.eventstore import aggregate_id
+from shared.http import service_part
 
-
-def get_resolution(request: Request) -> ResolutionService:
-    return request.app.state.services["resolution"].app
-
-
-ResolutionApp = Annotated[ResolutionService, Depends(get_resolution)]
+ResolutionApp = Annotated[ResolutionService, Depends(service_part("resolution"))]
 router = APIRouter(prefix="/api/resolution", tags=["resolution"])
 
 
 @router.get("/cases/{case_id}")
 def get_resolution_case(case_id: UUID, resolution: ResolutionApp) -> dict[str, Any]:
     """The resolution opened for a case (404 until the case is triaged)."""
-    resolution_id = aggregate_id(case_id, resolution.name)
-    if resolution_id not in resolution.repository:
-        raise NotFound(f"no resolution for case {case_id} yet")
-    found = resolution.repository.get(resolution_id)
+    found = resolution.case_aggregate(case_id)
     return {"case_id": str(case_id), "category": found.category, "severity": found.severity}

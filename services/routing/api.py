@@ -5,28 +5,19 @@ from __future__ import annotations
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Request
+from fastapi import APIRouter, Depends
 
 from services.routing.application import Routing
-from shared.errors import NotFound
-from shared.eventstore import aggregate_id
+from shared.http import service_part
 
-
-def get_routing(request: Request) -> Routing:
-    return request.app.state.services["routing"].app
-
-
-RoutingApp = Annotated[Routing, Depends(get_routing)]
+RoutingApp = Annotated[Routing, Depends(service_part("routing"))]
 router = APIRouter(prefix="/api/routing", tags=["routing"])
 
 
 @router.get("/cases/{case_id}/triage")
 def get_triage(case_id: UUID, routing: RoutingApp) -> dict[str, Any]:
     """Category, confidence, matched terms, severity and its reasons (404 until triaged)."""
-    triage_id = aggregate_id(case_id, routing.name)
-    if triage_id not in routing.repository:
-        raise NotFound(f"case {case_id} has not been triaged")
-    triage = routing.repository.get(triage_id)
+    triage = routing.case_aggregate(case_id)
     return {
         "case_id": str(case_id),
         "category": triage.category,

@@ -54,6 +54,9 @@ def test_filed_complaint_shows_all_four_services_in_its_timeline_within_2_second
         case_id, "triaged", "product_quality", "general",
     )
     assert case["case_number"] == response.json()["case_number"]
+    triage = client.get(f"/api/routing/cases/{case_id}/triage").json()
+    assert "质量" in triage["matched_terms"] and triage["severity_reasons"] == []
+    assert client.get(f"/api/resolution/cases/{case_id}").json()["category"] == "product_quality"
 
 
 def test_idempotency_key_returns_the_same_case_without_a_duplicate(client: TestClient) -> None:
@@ -90,6 +93,8 @@ def test_unknown_channel_lists_the_allowed_channels(client: TestClient) -> None:
 def test_unknown_case_is_404(client: TestClient) -> None:
     assert client.get(f"/api/cases/{uuid4()}").status_code == 404
     assert client.get(f"/api/cases/{uuid4()}/timeline").status_code == 404
+    assert client.get(f"/api/routing/cases/{uuid4()}/triage").status_code == 404
+    assert client.get(f"/api/resolution/cases/{uuid4()}").status_code == 404
 
 
 def test_body_over_one_megabyte_is_413_and_stores_nothing(client: TestClient) -> None:
