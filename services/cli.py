@@ -71,8 +71,14 @@ def parked_list(
         try:
             for row in service.parked.list(include_replayed=all_):
                 table.add_row(
-                    name, str(row["id"]), row["consumer"], row["subject"], str(row["deliveries"]),
-                    row["parked_at"], row["replayed_at"] or "", row["error"][:120],
+                    name,
+                    str(row["id"]),
+                    row["consumer"],
+                    row["subject"],
+                    str(row["deliveries"]),
+                    row["parked_at"],
+                    row["replayed_at"] or "",
+                    row["error"][:120],
                 )
         finally:
             service.shutdown()

@@ -39,7 +39,3 @@ class ManualClock:
         with self._lock:
             self._now += delta
             return self._now
-
-    def tick(self) -> datetime:
-        """Advance by one microsecond, so successive events get distinct times."""
-        return self.advance(timedelta(microseconds=1))

@@ -162,9 +162,7 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     def messages(self, notifications: Iterable[Notification]) -> list[tuple[int, EventMessage | None]]:
         """Each notification as (id, public message or None when it has no contract)."""
-        return [
-            (n.id, to_message(self.name, n.id, self.mapper.to_domain_event(n))) for n in notifications
-        ]
+        return [(n.id, to_message(self.name, n.id, self.mapper.to_domain_event(n))) for n in notifications]
 
     # --- policy ---------------------------------------------------------------
     @property
@@ -192,4 +190,3 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         reaction = getattr(self, self.reactions[message.type])
         for aggregate in reaction(message, message.contract()):
             processing_event.collect_events(aggregate)
-

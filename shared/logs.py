@@ -13,9 +13,7 @@ from typing import Any
 
 import structlog
 
-PERSONAL_KEYS = frozenset(
-    {"name", "phone", "email", "address", "customer", "contact", "member_id", "body", "password"}
-)
+PERSONAL_KEYS = frozenset({"name", "phone", "email", "address", "customer", "contact", "member_id", "body", "password"})
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 # Seven or more digits (with spaces or dashes) not inside a longer hex/id token.
 _PHONE = re.compile(r"(?<![\w-])\+?\d[\d -]{5,}\d(?![\w-])")
@@ -90,4 +88,3 @@ def safe_error(error: BaseException) -> str:
                 f"{'.'.join(map(str, d.get('loc', ())))} {d.get('type')}" for d in details
             )
     return f"{type(error).__name__}: {error}"
-

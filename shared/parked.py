@@ -40,9 +40,7 @@ class ParkedStore:
 
     def replay(self, parked_id: int, handlers: dict[str, Callable[[EventMessage], Any]]) -> bool:
         """Run the consumer's handler on a parked message again; raises if it still fails."""
-        rows = self.side.execute(
-            f"SELECT consumer, data, replayed_at FROM {self.table} WHERE id = ?", (parked_id,)
-        )
+        rows = self.side.execute(f"SELECT consumer, data, replayed_at FROM {self.table} WHERE id = ?", (parked_id,))
         if not rows or rows[0]["replayed_at"] is not None:
             return False
         handler = handlers[rows[0]["consumer"]]

@@ -38,7 +38,6 @@ class Settings(BaseSettings):
     ack_wait_seconds: float = 10.0
     fetch_batch: int = 200
     relay_batch: int = 500
-    relay_idle_seconds: float = 0.02
     max_body_bytes: int = 1_000_000
 
     def persistence_env(self, service: str) -> dict[str, str]:

@@ -54,8 +54,7 @@ class SideTables:
     def has_tracking(self, upstream: str, notification_id: int) -> bool:
         """Whether this store already recorded the effect of that upstream notification."""
         rows = self.execute(
-            f"SELECT 1 AS done FROM {self.tracking_table} "
-            "WHERE application_name = ? AND notification_id = ?",
+            f"SELECT 1 AS done FROM {self.tracking_table} WHERE application_name = ? AND notification_id = ?",
             (upstream, notification_id),
         )
         return bool(rows)

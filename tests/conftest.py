@@ -110,7 +110,6 @@ def make_settings(store: str, request: pytest.FixtureRequest, tmp_path: Path) ->
     return make
 
 
-
 @pytest.fixture
 def stream_name(nats_url: str) -> Iterator[str]:
     """A stream for this test alone, deleted afterwards (streams may not share ``ombud.>``)."""

@@ -112,4 +112,3 @@ def receive_complaint(
 def list_stores(intake: IntakeApp) -> dict[str, Any]:
     """The stores complaints can be filed against (the chain's master data)."""
     return {"stores": [store.model_dump() for store in intake.master_data.stores.values()]}
-

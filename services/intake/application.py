@@ -41,9 +41,7 @@ class Intake(ServiceApplication):
         self.master_data = master_data
         self.zone = ZoneInfo(settings.timezone)
         self._numbers = self.side.table("case_numbers")
-        self.side.execute(
-            f"CREATE TABLE IF NOT EXISTS {self._numbers} (day TEXT PRIMARY KEY, last BIGINT NOT NULL)"
-        )
+        self.side.execute(f"CREATE TABLE IF NOT EXISTS {self._numbers} (day TEXT PRIMARY KEY, last BIGINT NOT NULL)")
 
     def receive_complaint(
         self,

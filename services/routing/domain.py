@@ -84,9 +84,7 @@ def classify(text: str, taxonomy: Taxonomy) -> Classification:
     return Classification(category=best[1].code, confidence=confidence, matched_terms=matched[best[1].code])
 
 
-def assess_severity(
-    text: str, channel: str, amount_paid: Decimal | None, rules: SeverityRules
-) -> SeverityAssessment:
+def assess_severity(text: str, channel: str, amount_paid: Decimal | None, rules: SeverityRules) -> SeverityAssessment:
     """The highest severity any rule gives, with every reason that applied."""
     lowered = text.lower()
     severity = Severity.GENERAL

@@ -51,7 +51,10 @@ def test_filed_complaint_shows_all_four_services_in_its_timeline_within_2_second
     assert types.index("ComplaintTriaged") < types.index("ResolutionOpened")
     case = client.get(f"/api/cases/{case_id}").json()
     assert (case["case_id"], case["status"], case["category"], case["severity"]) == (
-        case_id, "triaged", "product_quality", "general",
+        case_id,
+        "triaged",
+        "product_quality",
+        "general",
     )
     assert case["case_number"] == response.json()["case_number"]
     triage = client.get(f"/api/routing/cases/{case_id}/triage").json()
@@ -78,7 +81,9 @@ def test_idempotency_key_returns_the_same_case_without_a_duplicate(client: TestC
         ({"occurred_at": "2999-01-01T00:00:00+08:00"}, "occurred_at"),
     ],
 )
-def test_bad_input_is_422_naming_the_field_and_stores_nothing(client: TestClient, change: dict[str, object], field: str) -> None:
+def test_bad_input_is_422_naming_the_field_and_stores_nothing(
+    client: TestClient, change: dict[str, object], field: str
+) -> None:
     response = client.post("/api/complaints", json=complaint_body(**change))
     assert response.status_code == 422
     assert any(p["field"].startswith(field) for p in response.json()["detail"])
@@ -87,7 +92,18 @@ def test_bad_input_is_422_naming_the_field_and_stores_nothing(client: TestClient
 
 def test_unknown_channel_lists_the_allowed_channels(client: TestClient) -> None:
     [problem] = client.post("/api/complaints", json=complaint_body(channel="fax")).json()["detail"]
-    assert problem["allowed"] == ["phone", "store", "web", "app", "email", "letter", "social", "chat", "regulator", "suggestion_box"]
+    assert problem["allowed"] == [
+        "phone",
+        "store",
+        "web",
+        "app",
+        "email",
+        "letter",
+        "social",
+        "chat",
+        "regulator",
+        "suggestion_box",
+    ]
 
 
 def test_unknown_case_is_404(client: TestClient) -> None:

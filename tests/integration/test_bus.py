@@ -41,7 +41,10 @@ def intake(settings: Settings) -> Intake:
 def file(intake: Intake, n: int) -> None:
     for i in range(n):
         intake.receive_complaint(
-            actor=CLERK, channel="web", store_id="SH-001", customer={"name": "x", "email": f"c{i}@example.com"},
+            actor=CLERK,
+            channel="web",
+            store_id="SH-001",
+            customer={"name": "x", "email": f"c{i}@example.com"},
             description="质量问题",
         )
 
@@ -59,7 +62,9 @@ def run(coro: Any) -> Any:
     return asyncio.run(coro)
 
 
-def test_relay_publishes_each_event_once_with_msg_id_and_resumes_from_its_position(intake: Intake, settings: Settings) -> None:
+def test_relay_publishes_each_event_once_with_msg_id_and_resumes_from_its_position(
+    intake: Intake, settings: Settings
+) -> None:
     async def scenario() -> None:
         file(intake, 3)
         bus = Bus(settings)
@@ -81,7 +86,9 @@ def test_relay_publishes_each_event_once_with_msg_id_and_resumes_from_its_positi
     assert all("@example.com" not in m.data.decode() for m in msgs)
 
 
-def run_consumer(settings: Settings, handle: Callable[[EventMessage], Any], parked: ParkedStore, until: Callable[[], bool]) -> None:
+def run_consumer(
+    settings: Settings, handle: Callable[[EventMessage], Any], parked: ParkedStore, until: Callable[[], bool]
+) -> None:
     async def scenario() -> None:
         bus = Bus(settings)
         stop = asyncio.Event()

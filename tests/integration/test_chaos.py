@@ -62,7 +62,11 @@ def start_routing(settings: Settings, data_dir: Path, log: Path) -> subprocess.P
         "OMBUD_LOG_LEVEL": "WARNING",
     }
     return subprocess.Popen(
-        [sys.executable, "-m", "services.routing"], cwd=REPO_ROOT, env=env, stdout=log.open("ab"), stderr=subprocess.STDOUT
+        [sys.executable, "-m", "services.routing"],
+        cwd=REPO_ROOT,
+        env=env,
+        stdout=log.open("ab"),
+        stderr=subprocess.STDOUT,
     )
 
 
@@ -77,7 +81,10 @@ def routing_process() -> Iterator[list[subprocess.Popen[bytes]]]:
 
 
 def test_routing_killed_mid_stream_triages_every_complaint_exactly_once(
-    make_settings: Callable[..., Settings], own_nats: NatsServer, routing_process: list[subprocess.Popen[bytes]], tmp_path: Path
+    make_settings: Callable[..., Settings],
+    own_nats: NatsServer,
+    routing_process: list[subprocess.Popen[bytes]],
+    tmp_path: Path,
 ) -> None:
     settings = make_settings(nats_url=own_nats.url)
     log = tmp_path / "routing.log"

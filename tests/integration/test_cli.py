@@ -28,15 +28,21 @@ def test_parked_message_is_listed_then_replayed_into_its_service(make_settings: 
     settings = make_settings()
     intake = Intake(settings, ManualClock(), MasterData.load(settings.master_data_dir))
     intake.receive_complaint(
-        actor=Actor(id="u1", role=Role.FRONTLINE), channel="web", store_id="SH-001",
-        customer={"name": "x", "email": "x@example.com"}, description="价格多收了",
+        actor=Actor(id="u1", role=Role.FRONTLINE),
+        channel="web",
+        store_id="SH-001",
+        customer={"name": "x", "email": "x@example.com"},
+        description="价格多收了",
     )
     [(_, message)] = intake.messages(intake.recorder.select_notifications(start=1, limit=1))
     intake.close()
     routing = Routing(settings, ManualClock())
     ParkedStore(routing.side, routing.clock).park(
-        consumer="routing-policy", subject=message.subject, data=message.model_dump_json(),
-        error="OperationalError: database is locked", deliveries=5,
+        consumer="routing-policy",
+        subject=message.subject,
+        data=message.model_dump_json(),
+        error="OperationalError: database is locked",
+        deliveries=5,
     )
     routing.close()
     runner = CliRunner()

@@ -79,7 +79,9 @@ def test_policy_applies_a_redelivered_message_once(intake: Intake, settings: Set
         # Then one triage exists for the case
         assert event_types(routing) == ["ComplaintTriaged"]
         assert len(set(originators(routing, "ComplaintTriaged"))) == 1
-        triaged = to_message("routing", 1, routing.mapper.to_domain_event(routing.recorder.select_notifications(start=1, limit=1)[0]))
+        triaged = to_message(
+            "routing", 1, routing.mapper.to_domain_event(routing.recorder.select_notifications(start=1, limit=1)[0])
+        )
         assert triaged.envelope.causation_id == message.envelope.event_id
         assert triaged.envelope.case_id == receipt.case_id
     finally:
@@ -103,7 +105,9 @@ def test_parked_message_is_listed_and_replayed_once(intake: Intake, settings: Se
     receive(intake)
     [(_, message)] = intake.messages(intake.recorder.select_notifications(start=1, limit=1))
     parked = ParkedStore(intake.side, intake.clock)
-    parked.park(consumer="routing-policy", subject=message.subject, data=message.model_dump_json(), error="boom", deliveries=5)
+    parked.park(
+        consumer="routing-policy", subject=message.subject, data=message.model_dump_json(), error="boom", deliveries=5
+    )
     [row] = parked.list()
     assert (row["consumer"], row["error"], row["deliveries"]) == ("routing-policy", "boom", 5)
     applied: list[str] = []

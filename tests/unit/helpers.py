@@ -20,7 +20,9 @@ def context(case_id: UUID | None = None, service: str = "intake", at: datetime =
     )
 
 
-def message(type_: str, service: str, payload: dict[str, Any], case_id: UUID | None = None, nid: int = 1) -> EventMessage:
+def message(
+    type_: str, service: str, payload: dict[str, Any], case_id: UUID | None = None, nid: int = 1
+) -> EventMessage:
     return EventMessage(
         service=service,
         notification_id=nid,

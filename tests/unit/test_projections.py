@@ -17,7 +17,12 @@ def test_case_view_follows_received_then_triaged() -> None:
     view = evolve_case(None, message("ComplaintReceived", "intake", RECEIVED, case_id))
     assert (view["status"], view["case_number"], view["category"]) == ("received", "CMP-20261125-000001", None)
     view = evolve_case(view, message("ComplaintTriaged", "routing", TRIAGED, case_id))
-    assert (view["status"], view["category"], view["severity"], view["event_count"]) == ("triaged", "price", "urgent", 2)
+    assert (view["status"], view["category"], view["severity"], view["event_count"]) == (
+        "triaged",
+        "price",
+        "urgent",
+        2,
+    )
 
 
 def test_late_received_event_does_not_move_status_back() -> None:

@@ -18,7 +18,9 @@ def test_resolution_opened_carries_category_and_severity() -> None:
 
 
 def test_acknowledgement_prepared_in_the_customers_language() -> None:
-    ack = Acknowledgement.prepare(uuid4(), context(service="feedback"), case_number="CMP-20261125-000007", language="en")
+    ack = Acknowledgement.prepare(
+        uuid4(), context(service="feedback"), case_number="CMP-20261125-000007", language="en"
+    )
     [event] = ack.collect_events()
     assert (event.case_number, event.language, event.template) == ("CMP-20261125-000007", "en", "acknowledgement")
 
