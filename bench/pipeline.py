@@ -300,6 +300,7 @@ class Latency:
     post_latencies: list[float] = field(default_factory=list)
     timed_out: int = 0
     gets: int = 0
+    poll_seconds: float = 0.0
     max_schedule_lag: float = 0.0
 
 
@@ -392,6 +393,7 @@ async def latency(
         result.send_seconds = time.monotonic() - started
         while tracking > 0 and time.monotonic() < hard_deadline:
             await asyncio.sleep(0.02)
+        result.poll_seconds = time.monotonic() - started
         for task in poller_tasks:
             task.cancel()
         await asyncio.gather(*poller_tasks, return_exceptions=True)
@@ -407,6 +409,16 @@ def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
+
+
+def descendants(pid: int) -> list[int]:
+    """The pids of a process's children, grandchildren, ... (Linux /proc; empty elsewhere)."""
+    found: list[int] = []
+    for task in Path(f"/proc/{pid}/task").glob("*"):
+        with contextlib.suppress(OSError, ValueError):
+            for child in (task / "children").read_text().split():
+                found += [int(child), *descendants(int(child))]
+    return found
 
 
 class System:
@@ -454,8 +466,13 @@ class System:
                 self.process.wait(timeout=20)
                 how = "SIGINT"
             except subprocess.TimeoutExpired:
+                # Its nats-server child runs in a session of its own: kill it too, by its pid.
+                children = descendants(self.process.pid)
                 with contextlib.suppress(ProcessLookupError):
                     os.killpg(self.process.pid, signal.SIGKILL)
+                for pid in children:
+                    with contextlib.suppress(ProcessLookupError):
+                        os.kill(pid, signal.SIGKILL)
                 self.process.wait(timeout=10)
                 how = "SIGKILL (did not stop within 20 s of SIGINT)"
         if not self.keep:
@@ -479,7 +496,11 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--case-timeout", type=float, default=30.0, help="give up on a case after this")
     parser.add_argument("--phase-timeout", type=float, default=120.0, help="cap on each phase's wall time")
     parser.add_argument("--substrate-count", type=int, default=None, help="events for phase 0 (default -n)")
-    parser.add_argument("--postgres-url", default=None, help="substrate (and --start system) on PostgreSQL")
+    parser.add_argument(
+        "--postgres-url",
+        default=None,
+        help="substrate on PostgreSQL (a throw-away schema, dropped after); with --start the system uses it too",
+    )
     parser.add_argument("--skip-substrate", action="store_true")
     parser.add_argument("--keep-data", action="store_true", help="keep the --start data dir (and its log)")
     parser.add_argument("--json", action="store_true", help="also print the figures as one JSON line")
@@ -547,9 +568,16 @@ async def http_phases(args: argparse.Namespace, url: str, report: dict[str, Any]
         f"    offered {lt.offered}, accepted {lt.accepted} ({achieved:.1f}/s), errors {sum(lt.errors.values())} "
         f"{dict(lt.errors) or ''}, skipped {lt.skipped}, max schedule lag {lt.max_schedule_lag * 1000:.1f} ms"
     )
-    print(f"    accepted->triaged visible ({len(lt.latencies)} cases, {lt.timed_out} timed out): {dist_line(lt.latencies)}")
+    print(
+        f"    accepted->triaged visible ({len(lt.latencies)} cases, {lt.timed_out} timed out): "
+        f"{dist_line(lt.latencies)}"
+    )
     print(f"      of which routing (view received_at->triaged_at): {dist_line(lt.routing_part)}")
-    print(f"    POST latency: {dist_line(lt.post_latencies)};  {lt.gets} GETs, {polls_per_case:.1f} per case")
+    gets_per_s = lt.gets / lt.poll_seconds if lt.poll_seconds else 0.0
+    print(
+        f"    POST latency: {dist_line(lt.post_latencies)};  {lt.gets} GETs ({gets_per_s:.0f}/s), "
+        f"{polls_per_case:.1f} per case"
+    )
     report["latency"] = {
         "offered_rate": args.rate,
         "seconds": args.latency_seconds,
@@ -565,6 +593,7 @@ async def http_phases(args: argparse.Namespace, url: str, report: dict[str, Any]
         "routing_received_to_triaged_ms": dist(lt.routing_part),
         "post_latency_ms": dist(lt.post_latencies),
         "gets": lt.gets,
+        "gets_per_s": round(gets_per_s, 1),
         "pollers": args.pollers,
         "poll_interval_ms": args.poll_interval * 1000,
     }
@@ -608,8 +637,12 @@ def main() -> int:
     report["wall_seconds"] = round(time.monotonic() - began, 1)
     l99 = lt["accepted_to_triaged_ms"]
     print()
-    print(f"summary ({report['machine']['nproc']} cores, Python {report['machine']['python']}, {report['wall_seconds']} s)")
-    print(f"  accepted/s           {tp['accepted_per_s']:.1f}  ({tp['accepted']}/{tp['complaints']}, {tp['errors']} errors, C={tp['concurrency']})")
+    machine = report["machine"]
+    print(f"summary ({machine['nproc']} cores, Python {machine['python']}, {report['wall_seconds']} s)")
+    print(
+        f"  accepted/s           {tp['accepted_per_s']:.1f}  ({tp['accepted']}/{tp['complaints']}, "
+        f"{tp['errors']} errors, C={tp['concurrency']})"
+    )
     print(f"  triaged/s end to end {tp['triaged_per_s_end_to_end']}")
     print(
         f"  accepted->triaged    p50 {l99['p50']} p95 {l99['p95']} p99 {l99['p99']} max {l99['max']} ms"
