@@ -228,8 +228,7 @@ class Consumer:
                         batch = await sub.fetch(self.settings.fetch_batch, timeout=1.0)
                     except (TimeoutError, NatsTimeoutError):
                         continue
-                    for msg in batch:
-                        await self.process(msg)
+                    await self.process(batch)
                 except Exception as error:  # noqa: BLE001 - NATS down or consumer gone: retry
                     log.warning("consumer.fetch_failed", consumer=durable, error=safe_error(error))
                     sub = None
@@ -239,32 +238,42 @@ class Consumer:
                 with contextlib.suppress(Exception):
                     await sub.unsubscribe()
 
-    async def process(self, msg: Any) -> None:
-        """Handle one message: ack after the effect is saved; nak or park on failure."""
-        deliveries = msg.metadata.num_delivered
-        try:
-            message = EventMessage.model_validate_json(msg.data)
-        except ValidationError as error:
-            await self._park(msg, f"malformed message: {safe_error(error)}", deliveries)
-            return
-        structlog.contextvars.bind_contextvars(
-            service=self.subscription.service,
-            case_id=str(message.envelope.case_id),
-            correlation_id=str(message.envelope.correlation_id),
-        )
-        try:
-            applied = await asyncio.to_thread(self.subscription.handle, message)
-            await msg.ack()
-            log.debug("consumer.handled", consumer=self.subscription.durable, msg_id=message.msg_id, applied=applied)
-        except Exception as error:  # noqa: BLE001 - any failure is retried, then parked
-            if deliveries >= self.settings.max_deliver:
-                await self._park(msg, safe_error(error), deliveries)
+    async def process(self, batch: list[Any]) -> None:
+        """Apply a fetched batch in one worker-thread hop, then ack each success and nak or park each failure."""
+        failures = await asyncio.to_thread(self._apply_all, batch)
+        for msg in batch:
+            deliveries = msg.metadata.num_delivered
+            failure = failures.get(id(msg))
+            if failure is None:
+                await msg.ack()
+            elif failure[0] or deliveries >= self.settings.max_deliver:
+                await self._park(msg, failure[1], deliveries)
             else:
                 delay = self.settings.backoff_seconds[min(deliveries, len(self.settings.backoff_seconds)) - 1]
-                log.warning("consumer.retry", consumer=self.subscription.durable, error=safe_error(error), delay=delay)
+                log.warning("consumer.retry", consumer=self.subscription.durable, error=failure[1], delay=delay)
                 await msg.nak(delay=delay)
-        finally:
-            structlog.contextvars.unbind_contextvars("service", "case_id", "correlation_id")
+
+    def _apply_all(self, batch: list[Any]) -> dict[int, tuple[bool, str]]:
+        """Run the handler on each message in order; failures by message: (poison at once?, reason)."""
+        failures: dict[int, tuple[bool, str]] = {}
+        for msg in batch:
+            try:
+                message = EventMessage.model_validate_json(msg.data)
+            except ValidationError as error:
+                failures[id(msg)] = (True, f"malformed message: {safe_error(error)}")
+                continue
+            structlog.contextvars.bind_contextvars(
+                service=self.subscription.service,
+                case_id=str(message.envelope.case_id),
+                correlation_id=str(message.envelope.correlation_id),
+            )
+            try:
+                self.subscription.handle(message)
+            except Exception as error:  # noqa: BLE001 - any failure is retried, then parked
+                failures[id(msg)] = (False, safe_error(error))
+            finally:
+                structlog.contextvars.unbind_contextvars("service", "case_id", "correlation_id")
+        return failures
 
     async def _park(self, msg: Any, reason: str, deliveries: int) -> None:
         await asyncio.to_thread(

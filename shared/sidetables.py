@@ -6,7 +6,8 @@ datastore, so SQLite and PostgreSQL are handled alike. SQL is written with ``?``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import Recorder
@@ -31,25 +32,38 @@ class SideTables:
         return f"{self._qualifier}{self.prefix}_{name}"
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
-        """Run one statement in its own transaction; rows come back as dicts."""
-        return self.script([(sql, params)])
+        """Run one statement in its own write transaction; rows come back as dicts."""
+        with self.transaction() as run:
+            return run(sql, params)
+
+    def query(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
+        """Run one read-only statement (no writer lock on SQLite)."""
+        with self.transaction(commit=False) as run:
+            return run(sql, params)
 
     def script(self, statements: Sequence[tuple[str, Sequence[Any]]]) -> list[dict[str, Any]]:
         """Run statements in one transaction; returns the last statement's rows."""
         rows: list[dict[str, Any]] = []
-        with self.datastore.transaction(commit=True) as wrapped:
-            cursor = getattr(wrapped, "sqlite_cursor", wrapped)  # eventsourcing wraps sqlite3's cursor
+        with self.transaction() as run:
             for sql, params in statements:
+                rows = run(sql, params)
+        return rows
+
+    @contextmanager
+    def transaction(self, commit: bool = True) -> Iterator[Callable[[str, Sequence[Any]], list[dict[str, Any]]]]:
+        """One transaction; yields ``run(sql, params) -> rows`` for as many statements as needed."""
+        with self.datastore.transaction(commit=commit) as wrapped:
+            cursor = getattr(wrapped, "sqlite_cursor", wrapped)  # eventsourcing wraps sqlite3's cursor
+
+            def run(sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
                 if self.is_postgres:
                     sql = sql.replace("?", "%s").replace("AUTOINCREMENT", "")
                     sql = sql.replace("INTEGER PRIMARY KEY", "BIGSERIAL PRIMARY KEY")
                 cursor.execute(sql, list(params))
                 description = getattr(cursor, "description", None)
-                if description:
-                    rows = [_as_dict(row, description) for row in cursor.fetchall()]
-                else:
-                    rows = []
-        return rows
+                return [_as_dict(row, description) for row in cursor.fetchall()] if description else []
+
+            yield run
 
     def has_tracking(self, upstream: str, notification_id: int) -> bool:
         """Whether this store already recorded the effect of that upstream notification."""

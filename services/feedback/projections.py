@@ -133,36 +133,37 @@ class CaseViews:
         )
 
     def handle(self, message: EventMessage) -> bool:
-        """Project one message exactly once; False if it was already projected."""
-        if self.side.has_tracking(message.service, message.notification_id):
-            return False
+        """Project one message exactly once (one transaction); False if it was already projected."""
         case_id = str(message.envelope.case_id)
-        view = evolve_case(self.case(message.envelope.case_id), message)
-        self.side.script(
-            [
-                (
-                    f"INSERT INTO {self.cases} (case_id, doc) VALUES (?, ?) "
-                    "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
-                    (case_id, _dump(view)),
-                ),
-                (
-                    f"INSERT INTO {self.timeline_table} (case_id, msg_id, doc) VALUES (?, ?, ?)",
-                    (case_id, message.msg_id, _dump(timeline_entry(message))),
-                ),
-                (
-                    f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)",
-                    (message.service, message.notification_id),
-                ),
-            ]
-        )
+        with self.side.transaction() as run:
+            if run(
+                f"SELECT 1 AS done FROM {self.side.tracking_table} WHERE application_name = ? AND notification_id = ?",
+                (message.service, message.notification_id),
+            ):
+                return False
+            rows = run(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (case_id,))
+            view = evolve_case(json.loads(rows[0]["doc"]) if rows else None, message)
+            run(
+                f"INSERT INTO {self.cases} (case_id, doc) VALUES (?, ?) "
+                "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
+                (case_id, _dump(view)),
+            )
+            run(
+                f"INSERT INTO {self.timeline_table} (case_id, msg_id, doc) VALUES (?, ?, ?)",
+                (case_id, message.msg_id, _dump(timeline_entry(message))),
+            )
+            run(
+                f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)",
+                (message.service, message.notification_id),
+            )
         return True
 
     def case(self, case_id: UUID) -> dict[str, Any] | None:
-        rows = self.side.execute(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (str(case_id),))
+        rows = self.side.query(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (str(case_id),))
         return json.loads(rows[0]["doc"]) if rows else None
 
     def timeline(self, case_id: UUID) -> list[dict[str, Any]]:
-        rows = self.side.execute(f"SELECT doc FROM {self.timeline_table} WHERE case_id = ?", (str(case_id),))
+        rows = self.side.query(f"SELECT doc FROM {self.timeline_table} WHERE case_id = ?", (str(case_id),))
         return causal_order([json.loads(row["doc"]) for row in rows])
 
     def close(self) -> None:
