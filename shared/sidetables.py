@@ -13,6 +13,9 @@ from typing import Any
 from eventsourcing.persistence import Recorder
 
 
+Runner = Callable[[str, Sequence[Any]], list[dict[str, Any]]]
+
+
 class SideTables:
     """Run SQL on the datastore behind an eventsourcing recorder."""
 
@@ -50,7 +53,7 @@ class SideTables:
         return rows
 
     @contextmanager
-    def transaction(self, commit: bool = True) -> Iterator[Callable[[str, Sequence[Any]], list[dict[str, Any]]]]:
+    def transaction(self, commit: bool = True) -> Iterator[Runner]:
         """One transaction; yields ``run(sql, params) -> rows`` for as many statements as needed."""
         with self.datastore.transaction(commit=commit) as wrapped:
             cursor = getattr(wrapped, "sqlite_cursor", wrapped)  # eventsourcing wraps sqlite3's cursor
@@ -65,14 +68,14 @@ class SideTables:
 
             yield run
 
-    def has_tracking(self, upstream: str, notification_id: int) -> bool:
-        """Whether this store already recorded the effect of that upstream notification."""
-        rows = self.execute(
-            f"SELECT 1 AS done FROM {self.tracking_table} WHERE application_name = ? AND notification_id = ?",
-            (upstream, notification_id),
-        )
-        return bool(rows)
+    def has_tracking(self, upstream: str, notification_id: int, run: Runner | None = None) -> bool:
+        """Whether this store already recorded the effect of that upstream notification.
 
+        Pass ``run`` from ``transaction()`` to check inside a transaction that goes on to write.
+        """
+        sql = f"SELECT 1 AS done FROM {self.tracking_table} WHERE application_name = ? AND notification_id = ?"
+        params = (upstream, notification_id)
+        return bool(run(sql, params) if run else self.query(sql, params))
 
 def _as_dict(row: Any, description: Any) -> dict[str, Any]:
     if isinstance(row, dict):

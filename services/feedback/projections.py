@@ -136,10 +136,7 @@ class CaseViews:
         """Project one message exactly once (one transaction); False if it was already projected."""
         case_id = str(message.envelope.case_id)
         with self.side.transaction() as run:
-            if run(
-                f"SELECT 1 AS done FROM {self.side.tracking_table} WHERE application_name = ? AND notification_id = ?",
-                (message.service, message.notification_id),
-            ):
+            if self.side.has_tracking(message.service, message.notification_id, run):
                 return False
             rows = run(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (case_id,))
             view = evolve_case(json.loads(rows[0]["doc"]) if rows else None, message)
