@@ -51,6 +51,8 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.http11 import HTTPError, LeanClient  # noqa: E402 - after the path is set
+
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 NOT_YET = {None, "received"}  # any other status means triage has been applied (triaged or beyond)
 
@@ -94,13 +96,8 @@ def dist_line(values: list[float]) -> str:
     return "  ".join(f"{k} {'n/a' if v is None else f'{v:.1f}'}" for k, v in d.items()) + " ms"
 
 
-def client(connections: int) -> httpx.AsyncClient:
-    # trust_env=False: never route 127.0.0.1 traffic through a proxy from the environment.
-    return httpx.AsyncClient(
-        timeout=httpx.Timeout(30.0),
-        limits=httpx.Limits(max_connections=connections, max_keepalive_connections=connections),
-        trust_env=False,
-    )
+def client(connections: int) -> LeanClient:
+    return LeanClient(connections)
 
 
 # --------------------------------------------------------------------------------------------
@@ -224,7 +221,7 @@ async def throughput(url: str, total: int, concurrency: int, deadline_s: float, 
                 sent = time.monotonic()
                 try:
                     response = await http.post(f"{url}/api/complaints", json=complaint_body(first + i))
-                except httpx.HTTPError as error:
+                except HTTPError as error:
                     result.errors[type(error).__name__] += 1
                     continue
                 result.post_latencies.append(time.monotonic() - sent)
@@ -252,7 +249,7 @@ async def drain(url: str, case_ids: list[str], since: float, timeout: float) -> 
         async def triaged(case_id: str) -> bool:
             try:
                 r = await http.get(f"{url}/api/cases/{case_id}")
-            except httpx.HTTPError:
+            except HTTPError:
                 return False
             return r.status_code == 200 and r.json().get("status") not in NOT_YET
 
@@ -330,7 +327,7 @@ async def latency(
             sent = time.monotonic()
             try:
                 response = await posts.post(f"{url}/api/complaints", json=complaint_body(first + i))
-            except httpx.HTTPError as error:
+            except HTTPError as error:
                 result.errors[type(error).__name__] += 1
                 return
             finally:
@@ -356,7 +353,7 @@ async def latency(
                 try:
                     r = await polls.get(f"{url}/api/cases/{item.case_id}")
                     view = r.json() if r.status_code == 200 else None
-                except httpx.HTTPError as error:
+                except HTTPError as error:
                     result.errors[f"poll {type(error).__name__}"] += 1
                     view = None
                 now = time.monotonic()
@@ -519,12 +516,14 @@ async def http_phases(args: argparse.Namespace, url: str, report: dict[str, Any]
     await drain(url, warm.case_ids, time.monotonic(), 30.0)
 
     print(f"[1] throughput: {args.count} complaints, {args.concurrency} concurrent clients ...", flush=True)
-    phase_start = time.monotonic()
+    phase_start, client_cpu = time.monotonic(), time.process_time()
     tp = await throughput(url, args.count, args.concurrency, args.phase_timeout, first=0)
+    client_cpu = time.process_time() - client_cpu
     accepted_per_s = tp.accepted / tp.seconds if tp.seconds else 0.0
     print(
         f"    accepted {tp.accepted} in {tp.seconds:.2f} s = {accepted_per_s:.1f} accepted/s; "
-        f"errors {sum(tp.errors.values())} {dict(tp.errors) or ''}"
+        f"errors {sum(tp.errors.values())} {dict(tp.errors) or ''}; "
+        f"client CPU {client_cpu / tp.seconds if tp.seconds else 0:.2f} cores"
     )
     print(f"    POST latency: {dist_line(tp.post_latencies)}")
     dr = await drain(url, tp.case_ids, phase_start, args.phase_timeout)
@@ -546,6 +545,7 @@ async def http_phases(args: argparse.Namespace, url: str, report: dict[str, Any]
         "error_kinds": dict(tp.errors),
         "seconds": round(tp.seconds, 3),
         "accepted_per_s": round(accepted_per_s, 1),
+        "client_cpu_cores": round(client_cpu / tp.seconds, 2) if tp.seconds else None,
         "post_latency_ms": dist(tp.post_latencies),
         "drained": dr["seconds_after_phase_start"] is not None,
         "triaged": dr["triaged"],

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 from pathlib import Path
 from typing import Annotated
@@ -10,16 +11,18 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from services.system import SERVICES, build_service, serve
+from services.system import SERVICES, build_service, serve, serve_workers
 from shared.clock import SystemClock
 from shared.logs import configure_logging
 from shared.natsserver import NatsServer
+from shared.processes import ChildProcess
 from shared.settings import Settings
 
 app = typer.Typer(help="Ombud: event-sourced complaint handling.", no_args_is_help=True)
 parked_app = typer.Typer(help="Messages a consumer gave up on, kept with their error.", no_args_is_help=True)
 app.add_typer(parked_app, name="parked")
 console = Console(stderr=True)
+PIPELINE = [name for name in SERVICES if name != "intake"]
 
 
 def _settings(data_dir: Path | None, postgres_url: str | None, nats_url: str | None = None) -> Settings:
@@ -49,11 +52,25 @@ def up(
     store = "PostgreSQL" if settings.postgres_url else f"SQLite under {settings.data_dir.resolve()}"
     console.print(f"[bold]Ombud[/bold] on http://{settings.host}:{settings.port}  (API docs: /docs)")
     console.print(f"NATS {settings.nats_url}{' (child process)' if nats else ''}; stores: {store}")
+    # Two processes so that both cores work: this one serves HTTP for every service and runs
+    # intake's relay; the child runs the other services' relays and consumers.
+    env = {**os.environ, **settings.child_env()}
+    workers = ChildProcess("workers", [sys.executable, "-m", "services.cli", "work", *PIPELINE], env).start()
     try:
-        serve(SERVICES, settings)
+        serve(SERVICES, settings, working=["intake"], checks={"workers": workers.alive})
     finally:
+        workers.stop()
         if nats:
             nats.stop()
+
+
+@app.command(hidden=True)
+def work(services: Annotated[list[str], typer.Argument(help="the services whose relays and consumers to run")]) -> None:
+    """Run the relays and consumers of the named services, without HTTP (``ombud up`` starts this)."""
+    unknown = set(services) - set(SERVICES)
+    if unknown:
+        raise typer.BadParameter(f"unknown {sorted(unknown)}; one of {', '.join(SERVICES)}")
+    serve_workers(services, Settings())
 
 
 @parked_app.command("list")
@@ -107,3 +124,7 @@ def parked_replay(
 
 def main() -> None:
     app()
+
+
+if __name__ == "__main__":
+    main()

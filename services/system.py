@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Callable, Collection, Sequence
 
 import uvicorn
 from fastapi import FastAPI
@@ -16,11 +17,11 @@ from services.resolution import api as resolution_api
 from services.resolution.application import ResolutionService
 from services.routing import api as routing_api
 from services.routing.application import Routing
-from shared.bus import Subscription
+from shared.bus import Bus, Subscription
 from shared.clock import Clock, SystemClock
 from shared.logs import configure_logging
 from shared.masterdata import MasterData
-from shared.runtime import Service, create_http_app
+from shared.runtime import Service, create_http_app, work
 from shared.settings import Settings
 
 SERVICES = ("intake", "routing", "resolution", "feedback")
@@ -39,7 +40,11 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
         return Service(
             Feedback(settings, clock),
             feedback_api.router,
-            subscriptions=[Subscription(durable="feedback-views", subjects=["ombud.>"], handle=views.handle)],
+            subscriptions=[
+                Subscription(
+                    durable="feedback-views", subjects=["ombud.>"], handle=views.handle, handle_batch=views.handle_batch
+                )
+            ],
             closers=[views.close],
             views=views,
         )
@@ -47,17 +52,37 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
 
 
 def build_http(
-    names: Sequence[str], settings: Settings, clock: Clock | None = None, *, workers: bool = True
+    names: Sequence[str],
+    settings: Settings,
+    clock: Clock | None = None,
+    *,
+    working: Collection[str] | None = None,
+    checks: dict[str, Callable[[], bool]] | None = None,
 ) -> FastAPI:
-    """The HTTP app serving the named services (their relays and consumers run in its lifespan)."""
+    """The HTTP app serving the named services; the relays and consumers of ``working`` (default all)
+    run in its lifespan."""
     clock = clock or SystemClock()
-    return create_http_app([build_service(n, settings, clock) for n in names], settings, workers=workers)
+    services = [build_service(n, settings, clock) for n in names]
+    return create_http_app(services, settings, working=working, checks=checks)
 
 
-def serve(names: Sequence[str], settings: Settings) -> None:
-    """Run the named services in this process until Ctrl-C / SIGTERM."""
-    configure_logging(settings.log_level, service=",".join(names))
+def serve(
+    names: Sequence[str],
+    settings: Settings,
+    *,
+    working: Collection[str] | None = None,
+    checks: dict[str, Callable[[], bool]] | None = None,
+) -> None:
+    """Serve the named services' HTTP APIs in this process until Ctrl-C / SIGTERM."""
+    configure_logging(settings.log_level, service=",".join(working if working is not None else names))
     if not settings.nats_url:
         raise SystemExit("OMBUD_NATS_URL is required to run a service alone (ombud up starts its own NATS)")
-    app = build_http(names, settings)
+    app = build_http(names, settings, working=working, checks=checks)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+
+
+def serve_workers(names: Sequence[str], settings: Settings) -> None:
+    """Run only the named services' relays and consumers (no HTTP) until SIGINT / SIGTERM."""
+    configure_logging(settings.log_level, service=",".join(names))
+    clock = SystemClock()
+    asyncio.run(work([build_service(n, settings, clock) for n in names], Bus(settings)))

@@ -145,7 +145,7 @@ class Relay:
                 continue
             if not sent:
                 self.wake.clear()
-                await _sleep_unless(stop, 1.0, self.wake)
+                await _sleep_unless(stop, self.bus.settings.relay_poll_seconds, self.wake)
 
     async def pump(self, position: int) -> tuple[int, int]:
         """Publish the next batch after ``position``; returns the new position and how many were read."""
@@ -189,6 +189,9 @@ class Subscription:
     subjects: list[str]
     handle: Callable[[EventMessage], Any]
     service: str | None = None
+    # Optional: applies a whole fetched batch in one transaction; on any error the consumer falls
+    # back to ``handle`` one message at a time, so one bad message cannot hold up the others.
+    handle_batch: Callable[[list[EventMessage]], Any] | None = None
 
 
 class Consumer:
@@ -256,12 +259,19 @@ class Consumer:
     def _apply_all(self, batch: list[Any]) -> dict[int, tuple[bool, str]]:
         """Run the handler on each message in order; failures by message: (poison at once?, reason)."""
         failures: dict[int, tuple[bool, str]] = {}
+        parsed: list[tuple[Any, EventMessage]] = []
         for msg in batch:
             try:
-                message = EventMessage.model_validate_json(msg.data)
+                parsed.append((msg, EventMessage.model_validate_json(msg.data)))
             except ValidationError as error:
                 failures[id(msg)] = (True, f"malformed message: {safe_error(error)}")
-                continue
+        if self.subscription.handle_batch and len(parsed) > 1:
+            try:
+                self.subscription.handle_batch([message for _, message in parsed])
+                return failures
+            except Exception as error:  # noqa: BLE001 - find the culprit message by message
+                log.warning("consumer.batch_failed", consumer=self.subscription.durable, error=safe_error(error))
+        for msg, message in parsed:
             structlog.contextvars.bind_contextvars(
                 service=self.subscription.service,
                 case_id=str(message.envelope.case_id),

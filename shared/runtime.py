@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import uuid
-from collections.abc import AsyncIterator, Callable
+import signal
+from collections.abc import AsyncIterator, Callable, Collection
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 
 from shared.bus import Bus, Consumer, Relay, Subscription
 from shared.eventstore import ServiceApplication
-from shared.http import BodyLimit, install_error_handlers
+from shared.http import BodyLimit, CorrelationId, install_error_handlers
 from shared.parked import ParkedStore
 from shared.settings import Settings
 
@@ -62,6 +62,20 @@ class Service:
         self.app.close()
 
 
+async def work(services: list[Service], bus: Bus) -> None:
+    """Relay and consume for ``services`` until SIGINT or SIGTERM, then close the bus and stores."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        await run_workers(services, bus, stop)
+    finally:
+        await bus.close()
+        for service in services:
+            service.shutdown()
+
+
 async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) -> None:
     """Connect to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
     relays = [Relay(service.app, bus) for service in services]
@@ -80,14 +94,26 @@ async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) ->
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
-def create_http_app(services: list[Service], settings: Settings, *, workers: bool = True) -> FastAPI:
-    """One FastAPI app serving every given service's API, /health and /docs."""
+def create_http_app(
+    services: list[Service],
+    settings: Settings,
+    *,
+    working: Collection[str] | None = None,
+    checks: dict[str, Callable[[], bool]] | None = None,
+) -> FastAPI:
+    """One FastAPI app serving every given service's API, /health and /docs.
+
+    ``working`` names the services whose relays and consumers run in this process (default: all);
+    ``checks`` are further named health checks, e.g. that a worker process is alive.
+    """
     bus = Bus(settings)
+    workers = [s for s in services if working is None or s.name in working]
+    checks = checks or {}
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_workers(services, bus, stop)) if workers else None
+        task = asyncio.create_task(run_workers(workers, bus, stop)) if workers else None
         try:
             yield
         finally:
@@ -105,20 +131,7 @@ def create_http_app(services: list[Service], settings: Settings, *, workers: boo
     http.state.settings = settings
     install_error_handlers(http)
     http.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
-
-    @http.middleware("http")
-    async def bind_request_context(request: Request, call_next: Callable[..., Any]) -> Any:
-        correlation = request.headers.get("x-correlation-id", "")
-        try:
-            correlation = str(uuid.UUID(correlation))
-        except ValueError:
-            correlation = str(uuid.uuid4())
-        structlog.contextvars.clear_contextvars()
-        structlog.contextvars.bind_contextvars(correlation_id=correlation)
-        request.state.correlation_id = correlation
-        response = await call_next(request)
-        response.headers["X-Correlation-ID"] = correlation
-        return response
+    http.add_middleware(CorrelationId)
 
     @http.get("/health", tags=["operations"])
     def health() -> JSONResponse:
@@ -126,6 +139,7 @@ def create_http_app(services: list[Service], settings: Settings, *, workers: boo
         down = [f"store:{s.name}" for s in services if not s.store_reachable()]
         if workers and not bus.connected:
             down.append("nats")
+        down += [name for name, check in checks.items() if not check()]
         status = 503 if down else 200
         return JSONResponse(status_code=status, content={"status": "down" if down else "ok", "down": down})
 

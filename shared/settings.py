@@ -38,7 +38,18 @@ class Settings(BaseSettings):
     ack_wait_seconds: float = 10.0
     fetch_batch: int = 200
     relay_batch: int = 500
+    # A save in this process wakes its relay at once; this poll finds saves made by other processes.
+    relay_poll_seconds: float = 0.25
     max_body_bytes: int = 1_000_000
+
+    def child_env(self) -> dict[str, str]:
+        """The settings a child process needs to see the same stores and NATS as this one."""
+        env = {"OMBUD_DATA_DIR": str(self.data_dir.resolve()), "OMBUD_LOG_LEVEL": self.log_level}
+        if self.nats_url:
+            env["OMBUD_NATS_URL"] = self.nats_url
+        if self.postgres_url:
+            env["OMBUD_POSTGRES_URL"] = self.postgres_url
+        return env
 
     def persistence_env(self, service: str) -> dict[str, str]:
         """The eventsourcing environment for one service's store: SQLite file or PostgreSQL."""

@@ -134,26 +134,40 @@ class CaseViews:
 
     def handle(self, message: EventMessage) -> bool:
         """Project one message exactly once (one transaction); False if it was already projected."""
-        case_id = str(message.envelope.case_id)
+        return self.handle_batch([message]) == 1
+
+    def handle_batch(self, messages: list[EventMessage]) -> int:
+        """Project messages in order, each exactly once, all in one transaction; returns how many were new.
+
+        One commit per fetched batch instead of per message is what lets the views keep up.
+        """
+        views: dict[str, Any] = {}
+        applied = 0
         with self.side.transaction() as run:
-            if self.side.has_tracking(message.service, message.notification_id, run):
-                return False
-            rows = run(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (case_id,))
-            view = evolve_case(json.loads(rows[0]["doc"]) if rows else None, message)
-            run(
-                f"INSERT INTO {self.cases} (case_id, doc) VALUES (?, ?) "
-                "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
-                (case_id, _dump(view)),
-            )
-            run(
-                f"INSERT INTO {self.timeline_table} (case_id, msg_id, doc) VALUES (?, ?, ?)",
-                (case_id, message.msg_id, _dump(timeline_entry(message))),
-            )
-            run(
-                f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)",
-                (message.service, message.notification_id),
-            )
-        return True
+            for message in messages:
+                if self.side.has_tracking(message.service, message.notification_id, run):
+                    continue
+                case_id = str(message.envelope.case_id)
+                if case_id not in views:
+                    rows = run(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (case_id,))
+                    views[case_id] = json.loads(rows[0]["doc"]) if rows else None
+                views[case_id] = evolve_case(views[case_id], message)
+                run(
+                    f"INSERT INTO {self.timeline_table} (case_id, msg_id, doc) VALUES (?, ?, ?)",
+                    (case_id, message.msg_id, _dump(timeline_entry(message))),
+                )
+                run(
+                    f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)",
+                    (message.service, message.notification_id),
+                )
+                applied += 1
+            for case_id, view in views.items():
+                run(
+                    f"INSERT INTO {self.cases} (case_id, doc) VALUES (?, ?) "
+                    "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
+                    (case_id, _dump(view)),
+                )
+        return applied
 
     def case(self, case_id: UUID) -> dict[str, Any] | None:
         rows = self.side.query(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (str(case_id),))

@@ -8,7 +8,8 @@ from uuid import uuid4
 import pytest
 
 from services.feedback.projections import CaseViews
-from services.intake.application import Intake
+from services.intake.application import NUMBER_BLOCK, Intake
+from services.intake.domain import case_number
 from services.routing.application import Routing
 from shared.clock import ManualClock
 from shared.contracts import Actor
@@ -49,6 +50,17 @@ def receive(intake: Intake, key: str | None = None, **overrides: object) -> obje
 def test_case_numbers_are_unique_and_in_order(intake: Intake) -> None:
     numbers = [receive(intake).case_number for _ in range(3)]
     assert numbers == ["CMP-20261125-000001", "CMP-20261125-000002", "CMP-20261125-000003"]
+
+
+def test_two_intake_processes_never_draw_the_same_case_number(intake: Intake, settings: Settings) -> None:
+    other = Intake(settings, intake.clock, intake.master_data)
+    try:
+        numbers = [receive(app).case_number for _ in range(NUMBER_BLOCK + 1) for app in (intake, other)]
+    finally:
+        other.close()
+    assert len(set(numbers)) == len(numbers) == 2 * (NUMBER_BLOCK + 1)
+    # The second process draws the block after the first process's whole block.
+    assert numbers[1] == case_number("20261125", NUMBER_BLOCK + 1)
 
 
 def test_same_idempotency_key_returns_the_same_case_and_stores_nothing_more(intake: Intake) -> None:
@@ -97,6 +109,23 @@ def test_projection_applies_a_message_once_and_keeps_its_tracking(intake: Intake
         assert views.handle(message) is False
         assert views.case(receipt.case_id)["event_count"] == 1
         assert len(views.timeline(receipt.case_id)) == 1
+    finally:
+        views.close()
+
+
+def test_projection_batch_skips_what_it_has_and_matches_one_by_one(intake: Intake, settings: Settings) -> None:
+    first, second = receive(intake), receive(intake)
+    messages = [m for _, m in intake.messages(intake.recorder.select_notifications(start=1, limit=2))]
+    views = CaseViews(settings)
+    try:
+        # Given the first message was already projected on its own
+        views.handle(messages[0])
+        # When a redelivered batch holds it again, with the second message twice
+        applied = views.handle_batch([messages[0], messages[1], messages[1]])
+        # Then only the second is new, and each case counts one event
+        assert applied == 1
+        assert [views.case(r.case_id)["event_count"] for r in (first, second)] == [1, 1]
+        assert views.case(second.case_id)["case_number"] == second.case_number
     finally:
         views.close()
 
