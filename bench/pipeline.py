@@ -206,6 +206,23 @@ class Throughput:
     case_ids: list[str] = field(default_factory=list)
 
 
+async def file_complaint(
+    http: LeanClient, url: str, i: int, errors: Counter[str], latencies: list[float]
+) -> str | None:
+    """POST complaint ``i``; the case id on 201, else None with the error counted."""
+    sent = time.monotonic()
+    try:
+        response = await http.post(f"{url}/api/complaints", json=complaint_body(i))
+    except HTTPError as error:
+        errors[type(error).__name__] += 1
+        return None
+    latencies.append(time.monotonic() - sent)
+    if response.status_code != 201:
+        errors[f"HTTP {response.status_code}"] += 1
+        return None
+    return str(response.json()["case_id"])
+
+
 async def throughput(url: str, total: int, concurrency: int, deadline_s: float, first: int) -> Throughput:
     result = Throughput()
     next_index = 0
@@ -218,18 +235,10 @@ async def throughput(url: str, total: int, concurrency: int, deadline_s: float, 
             while next_index < total and time.monotonic() < deadline:
                 i = next_index
                 next_index += 1
-                sent = time.monotonic()
-                try:
-                    response = await http.post(f"{url}/api/complaints", json=complaint_body(first + i))
-                except HTTPError as error:
-                    result.errors[type(error).__name__] += 1
-                    continue
-                result.post_latencies.append(time.monotonic() - sent)
-                if response.status_code == 201:
+                case_id = await file_complaint(http, url, first + i, result.errors, result.post_latencies)
+                if case_id:
                     result.accepted += 1
-                    result.case_ids.append(response.json()["case_id"])
-                else:
-                    result.errors[f"HTTP {response.status_code}"] += 1
+                    result.case_ids.append(case_id)
 
         await asyncio.gather(*(worker() for _ in range(concurrency)))
         result.seconds = time.monotonic() - started
@@ -324,22 +333,15 @@ async def latency(
 
         async def post(i: int) -> None:
             nonlocal outstanding_posts, tracking
-            sent = time.monotonic()
             try:
-                response = await posts.post(f"{url}/api/complaints", json=complaint_body(first + i))
-            except HTTPError as error:
-                result.errors[type(error).__name__] += 1
-                return
+                case_id = await file_complaint(posts, url, first + i, result.errors, result.post_latencies)
             finally:
                 outstanding_posts -= 1
-            now = time.monotonic()
-            result.post_latencies.append(now - sent)
-            if response.status_code != 201:
-                result.errors[f"HTTP {response.status_code}"] += 1
-                return
-            result.accepted += 1
-            tracking += 1
-            queue.put_nowait(Tracked(response.json()["case_id"], accepted_at=now, next_poll=now))
+            if case_id:
+                now = time.monotonic()
+                result.accepted += 1
+                tracking += 1
+                queue.put_nowait(Tracked(case_id, accepted_at=now, next_poll=now))
 
         async def poller() -> None:
             nonlocal tracking

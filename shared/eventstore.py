@@ -175,13 +175,13 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         if message.type not in self.reactions:
             return False
         tracking = Tracking(application_name=message.service, notification_id=message.notification_id)
-        if self.side.has_tracking(tracking.application_name, tracking.notification_id):
-            return False
+        # No look-up first: the tracking row's unique key refuses a repeat inside the same
+        # transaction, which saves a read per message on the common path.
         try:
             self.process_event(message, tracking)  # type: ignore[arg-type]
         except IntegrityError:
             if self.side.has_tracking(tracking.application_name, tracking.notification_id):
-                return False  # a concurrent worker recorded it first
+                return False  # applied before (a redelivery or a concurrent worker)
             raise
         return True
 

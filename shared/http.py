@@ -20,7 +20,8 @@ _QUOTED = re.compile(r"'([^']*)'")
 def service_part(service: str, part: str = "app") -> Callable[[Request], Any]:
     """A FastAPI dependency giving a part (``app``, ``views``) of a service run by this process."""
 
-    def dependency(request: Request) -> Any:
+    # async: a plain def dependency would cost every request a hop through the thread pool.
+    async def dependency(request: Request) -> Any:
         return getattr(request.app.state.services[service], part)
 
     dependency.__name__ = f"get_{service}_{part}"

@@ -75,7 +75,7 @@ class ComplaintCreated(BaseModel):
 
 
 @router.post("/complaints", status_code=201, response_model=ComplaintCreated)
-def receive_complaint(
+async def receive_complaint(
     body: ComplaintCreate,
     intake: IntakeApp,
     request: Request,
@@ -88,7 +88,7 @@ def receive_complaint(
         if body.received_by
         else Actor(id=f"channel-{body.channel.value}", role=Role.CUSTOMER)
     )
-    receipt = intake.receive_complaint(
+    receipt = await intake.receive_complaint_shared(
         actor=actor,
         channel=body.channel.value,
         store_id=body.store_id,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from dataclasses import dataclass
 from datetime import datetime
@@ -17,6 +18,7 @@ from shared.clock import Clock
 from shared.contracts import Actor
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
+from shared.groupcommit import GroupCommit
 from shared.masterdata import MasterData
 from shared.settings import Settings
 
@@ -46,8 +48,27 @@ class Intake(ServiceApplication):
         self.side.execute(f"CREATE TABLE IF NOT EXISTS {self._numbers} (day TEXT PRIMARY KEY, last BIGINT NOT NULL)")
         self._block_lock = threading.Lock()
         self._block = ("", 1, 0)  # (day, next number, last reserved number)
+        self.group_commit = GroupCommit(self)
 
-    def receive_complaint(
+    def receive_complaint(self, *, idempotency_key: str | None = None, **fields: Any) -> Receipt:
+        """Record a complaint (fields as ``open_complaint``); a repeated idempotency key returns the first receipt."""
+        complaint = self.open_complaint(idempotency_key=idempotency_key, **fields)
+        try:
+            self.save(complaint)
+        except IntegrityError as error:
+            return self._repeat(complaint, idempotency_key, error)
+        return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
+
+    async def receive_complaint_shared(self, *, idempotency_key: str | None = None, **fields: Any) -> Receipt:
+        """``receive_complaint`` for the event loop: the save shares a transaction with concurrent ones."""
+        complaint = self.open_complaint(idempotency_key=idempotency_key, **fields)
+        try:
+            await self.group_commit.save(complaint)
+        except IntegrityError as error:
+            return await asyncio.to_thread(self._repeat, complaint, idempotency_key, error)
+        return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
+
+    def open_complaint(
         self,
         *,
         actor: Actor,
@@ -64,16 +85,18 @@ class Intake(ServiceApplication):
         language: str = "zh",
         idempotency_key: str | None = None,
         correlation_id: UUID | None = None,
-    ) -> Receipt:
-        """Record a complaint; with an idempotency key, a repeat returns the first receipt."""
-        case_id = uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid4()
-        if idempotency_key and case_id in self.repository:
-            return self._receipt(case_id)
+    ) -> Complaint:
+        """The new complaint, validated and numbered but not yet saved.
+
+        With an idempotency key the case id is derived from the key, so a repeat collides on save
+        (and then gets the first receipt) instead of needing a look-up first.
+        """
         if store_id not in self.master_data.stores:
             raise InvalidValue("store_id", f"unknown store {store_id!r} (GET /api/stores lists them)")
+        case_id = uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid4()
         ctx = self.context(case_id, actor, correlation_id=correlation_id)
         contact = normalise_contact(customer.get("phone"), customer.get("email"))
-        complaint = Complaint.receive(
+        return Complaint.receive(
             ctx,
             assign_number=lambda: case_number(*self._next_number(ctx.recorded_at)),
             channel=channel,
@@ -89,13 +112,6 @@ class Intake(ServiceApplication):
             occurred_at=occurred_at,
             language=language,
         )
-        try:
-            self.save(complaint)
-        except IntegrityError:
-            if idempotency_key:  # the same key raced in from another request
-                return self._receipt(case_id)
-            raise
-        return Receipt(case_id=case_id, case_number=complaint.case_number, created=True)
 
     def get_complaint(self, case_id: UUID) -> Complaint:
         """The complaint as recorded (404 for an unknown id)."""
@@ -103,9 +119,12 @@ class Intake(ServiceApplication):
             raise NotFound(f"no complaint {case_id}")
         return self.repository.get(case_id)
 
-    def _receipt(self, case_id: UUID) -> Receipt:
-        complaint = self.repository.get(case_id)
-        return Receipt(case_id=case_id, case_number=complaint.case_number, created=False)
+    def _repeat(self, refused: Complaint, idempotency_key: str | None, error: IntegrityError) -> Receipt:
+        # Only a repeated idempotency key may collide; its number is left unused (a gap).
+        if not idempotency_key or refused.id not in self.repository:
+            raise error
+        first = self.repository.get(refused.id)
+        return Receipt(case_id=first.id, case_number=first.case_number, created=False)
 
     def _next_number(self, at: datetime) -> tuple[str, int]:
         # Numbers are reserved a block at a time (one commit per NUMBER_BLOCK complaints, not one

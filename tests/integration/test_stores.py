@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from uuid import uuid4
 
@@ -35,16 +36,19 @@ def intake(settings: Settings) -> Intake:
     app.close()
 
 
-def receive(intake: Intake, key: str | None = None, **overrides: object) -> object:
-    fields: dict[str, object] = {
+def fields(**overrides: object) -> dict[str, object]:
+    return {
         "actor": CLERK,
         "channel": "store",
         "store_id": "SH-001",
         "customer": {"name": "王芳", "phone": "13800138000"},
         "description": "手镯断了",
+        **overrides,
     }
-    fields.update(overrides)
-    return intake.receive_complaint(idempotency_key=key, **fields)  # type: ignore[arg-type]
+
+
+def receive(intake: Intake, key: str | None = None, **overrides: object) -> object:
+    return intake.receive_complaint(idempotency_key=key, **fields(**overrides))  # type: ignore[arg-type]
 
 
 def test_case_numbers_are_unique_and_in_order(intake: Intake) -> None:
@@ -151,3 +155,25 @@ def test_unknown_case_id_is_not_found(intake: Intake) -> None:
 
     with pytest.raises(NotFound):
         intake.get_complaint(uuid4())
+
+
+def test_group_commit_fails_only_the_command_whose_save_is_refused(intake: Intake) -> None:
+    first = receive(intake, key="dup")
+
+    async def file_concurrently() -> list[object]:
+        # Given five commands waiting together, one of them repeating an idempotency key
+        complaints = [intake.open_complaint(**fields(), idempotency_key=key) for key in ("a", "b", "dup", "c", "d")]
+        return await asyncio.gather(*(intake.group_commit.save(c) for c in complaints), return_exceptions=True)
+
+    outcomes = asyncio.run(file_concurrently())
+    # Then only the repeat is refused, and the other four are stored
+    assert [type(o).__name__ for o in outcomes] == ["NoneType", "NoneType", "IntegrityError", "NoneType", "NoneType"]
+    assert event_types(intake) == ["ComplaintReceived"] * 5
+    assert intake.get_complaint(first.case_id).case_number == first.case_number
+
+
+def test_repeated_idempotency_key_over_the_shared_path_returns_the_first_receipt(intake: Intake) -> None:
+    first = receive(intake, key="same")
+    again = asyncio.run(intake.receive_complaint_shared(**fields(), idempotency_key="same"))
+    assert (again.case_id, again.case_number, again.created) == (first.case_id, first.case_number, False)
+    assert event_types(intake) == ["ComplaintReceived"]

