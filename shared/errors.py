@@ -25,3 +25,11 @@ class InvalidTransition(DomainError):
 
 class NotFound(DomainError):
     """No such case or record (HTTP 404)."""
+
+
+class Unauthenticated(DomainError):
+    """The request does not say who acts (HTTP 401)."""
+
+
+class Forbidden(DomainError):
+    """The actor's role may not do this (HTTP 403)."""

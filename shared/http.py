@@ -5,14 +5,16 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
-from typing import Any
+from typing import Annotated, Any
 
 import structlog
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
-from shared.errors import InvalidTransition, InvalidValue, NotFound
+from shared.contracts import Actor
+from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound, Unauthenticated
+from shared.vocabulary import Role  # noqa: TC001 - FastAPI reads the annotation at runtime
 
 _QUOTED = re.compile(r"'([^']*)'")
 
@@ -26,6 +28,23 @@ def service_part(service: str, part: str = "app") -> Callable[[Request], Any]:
 
     dependency.__name__ = f"get_{service}_{part}"
     return dependency
+
+
+async def request_actor(
+    x_ombud_user: Annotated[str | None, Header(description="who acts (the gateway sets it after sign-in)")] = None,
+    x_ombud_role: Annotated[Role | None, Header(description="the actor's role")] = None,
+    x_ombud_store: Annotated[str | None, Header(description="the actor's store, if any")] = None,
+) -> Actor:
+    """The staff member making the request, from the headers the sign-in gateway sets.
+
+    Ombud trusts its gateway for identity (deploy/gateway); a request without a user is refused.
+    """
+    if not x_ombud_user or x_ombud_role is None:
+        raise Unauthenticated("headers X-Ombud-User and X-Ombud-Role must say who acts")
+    return Actor(id=x_ombud_user, role=x_ombud_role, store=x_ombud_store)
+
+
+RequestActor = Annotated[Actor, Depends(request_actor)]
 
 
 def validation_problem(exc: RequestValidationError) -> JSONResponse:
@@ -42,7 +61,7 @@ def validation_problem(exc: RequestValidationError) -> JSONResponse:
 
 
 def install_error_handlers(app: FastAPI) -> None:
-    """Map domain errors to 404/409/422 problem bodies."""
+    """Map domain errors to 401/403/404/409/422 problem bodies."""
 
     @app.exception_handler(RequestValidationError)
     async def _invalid_request(_: Request, exc: RequestValidationError) -> JSONResponse:
@@ -62,6 +81,14 @@ def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(NotFound)
     async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
         return JSONResponse(status_code=404, content={"detail": str(exc)})
+
+    @app.exception_handler(Unauthenticated)
+    async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
+        return JSONResponse(status_code=401, content={"detail": str(exc)})
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
 
 
 class CorrelationId:

@@ -28,6 +28,12 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # Keys the blind index of contacts (repeat detection, lookups); set a secret one in production.
     blind_index_key: SecretStr = SecretStr("ombud-embedded-blind-index-key")
+    # Wraps each customer's data key (base64 of 32 bytes). Unset: a key file under <data_dir>/keys is
+    # created on first use, which suits the embedded system only; production sets it from a secret store.
+    master_key: SecretStr | None = None
+    # Ed25519 private key (PEM) that signs audit checkpoints and bundles; default <data_dir>/keys/signing.pem.
+    signing_key_file: Path | None = None
+    checkpoint_interval_seconds: float = 3600.0
 
     stream_name: str = "OMBUD"
     # 3 on a JetStream cluster: a replicated stream is what makes an acknowledged publish survive a crash.
@@ -41,6 +47,10 @@ class Settings(BaseSettings):
     # A save in this process wakes its relay at once; this poll finds saves made by other processes.
     relay_poll_seconds: float = 0.25
     max_body_bytes: int = 1_000_000
+
+    def key_path(self, name: str) -> Path:
+        """Where the embedded system keeps a generated key file."""
+        return self.data_dir.resolve() / "keys" / name
 
     def child_env(self) -> dict[str, str]:
         """The settings a child process needs to see the same stores and NATS as this one."""
