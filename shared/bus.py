@@ -140,12 +140,12 @@ class Relay:
                 delay = 0.2
             except Exception as error:  # noqa: BLE001 - NATS down: events wait in the store
                 log.warning("relay.publish_failed", service=self.app.name, error=safe_error(error), retry_in=delay)
-                await _sleep_unless(stop, delay)
+                await sleep_unless(stop, delay)
                 delay = min(delay * 2, 5.0)
                 continue
             if not sent:
                 self.wake.clear()
-                await _sleep_unless(stop, self.bus.settings.relay_poll_seconds, self.wake)
+                await sleep_unless(stop, self.bus.settings.relay_poll_seconds, self.wake)
 
     async def pump(self, position: int) -> tuple[int, int]:
         """Publish the next batch after ``position``; returns the new position and how many were read."""
@@ -235,7 +235,7 @@ class Consumer:
                 except Exception as error:  # noqa: BLE001 - NATS down or consumer gone: retry
                     log.warning("consumer.fetch_failed", consumer=durable, error=safe_error(error))
                     sub = None
-                    await _sleep_unless(stop, 1.0)
+                    await sleep_unless(stop, 1.0)
         finally:
             if sub is not None:
                 with contextlib.suppress(Exception):
@@ -298,7 +298,8 @@ class Consumer:
         log.error("consumer.parked", consumer=self.subscription.durable, subject=msg.subject, error=reason[:200])
 
 
-async def _sleep_unless(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+async def sleep_unless(stop: asyncio.Event, seconds: float, wake: asyncio.Event | None = None) -> None:
+    """Sleep up to ``seconds``, less if ``stop`` (or ``wake``) is set meanwhile."""
     waiters = [asyncio.ensure_future(stop.wait())]
     if wake is not None:
         waiters.append(asyncio.ensure_future(wake.wait()))

@@ -10,17 +10,19 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Notification, Tracking
+from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent, Tracking
+from eventsourcing.utils import get_topic
 from eventsourcing.projection import EventSourcedProjection
 from pydantic import BaseModel, ConfigDict
 
+from shared.audit import chain
 from shared.clock import Clock
 from shared.contracts import CONTRACTS, Actor, Envelope, EventMessage, event_id_for
 from shared.errors import NotFound
@@ -105,6 +107,43 @@ def to_message(service: str, notification_id: int, event: DomainEventProtocol[An
     )
 
 
+_LINK = "_chain_link"  # on an event about to be stored: the previous event's hash, or that event itself
+_HASH = "_chain_hash"  # on an event just mapped: its hash, for the next event of the same save
+
+
+class ChainedMapper(Mapper[UUID]):
+    """Stores each event with its hash and its predecessor's hash (see ``shared.audit.chain``)."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        state = dict(vars(domain_event))
+        link = state.pop(_LINK)
+        state.pop(_HASH, None)
+        originator_id = state.pop("originator_id")
+        version = state.pop("originator_version")
+        topic = get_topic(type(domain_event))
+        prev_hash = link if isinstance(link, str) else getattr(link, _HASH)
+        body = self.transcoder.encode(state)
+        digest = chain.event_hash(topic, str(originator_id), version, prev_hash, body)
+        object.__setattr__(domain_event, _HASH, digest)
+        return StoredEvent(
+            originator_id=originator_id,
+            originator_version=version,
+            topic=topic,
+            state=chain.seal(body, prev_hash, digest),
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        body, _, _ = chain.split(stored_event.state)
+        return super().to_domain_event(
+            StoredEvent(
+                originator_id=stored_event.originator_id,
+                originator_version=stored_event.originator_version,
+                topic=stored_event.topic,
+                state=body,
+            )
+        )
+
+
 class ServiceApplication(EventSourcedProjection[UUID]):
     """The Application of one service: its store, its commands and its policy.
 
@@ -121,6 +160,35 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         super().__init__(env=settings.persistence_env(self.name))
         self.side = SideTables(self.recorder, self.name)
         self._saved_listeners: list[Callable[[], None]] = []
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return ChainedMapper(transcoder=self.construct_transcoder())
+
+    def _record(self, processing_event: ProcessingEvent[UUID]) -> list[Any]:
+        self._link(processing_event.events)
+        return super()._record(processing_event)
+
+    def _link(self, events: Sequence[Any]) -> None:
+        """Give each event its predecessor in its stream: genesis, an event of this save, or the stored head."""
+        latest: dict[Any, Any] = {}
+        for event in events:
+            originator_id, version = event.originator_id, event.originator_version
+            before = latest.get(originator_id)
+            if version == 1:
+                link: Any = chain.GENESIS
+            elif before is not None and before.originator_version == version - 1:
+                link = before
+            else:
+                link = self._stored_hash(originator_id, version - 1)
+            object.__setattr__(event, _LINK, link)
+            latest[originator_id] = event
+
+    def _stored_hash(self, originator_id: UUID, version: int) -> str:
+        stored = self.recorder.select_events(originator_id, gt=version - 1, lte=version, limit=1)
+        if not stored:
+            # The save would leave a gap in the stream; refuse it as the version conflict it is.
+            raise IntegrityError(f"{originator_id} has no version {version} to follow")
+        return chain.split(stored[0].state)[2]
 
     # --- commands support -------------------------------------------------
     def context(

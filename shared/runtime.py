@@ -13,6 +13,7 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared.audit.seal import Sealer
 from shared.bus import Bus, Consumer, Relay, Subscription
 from shared.eventstore import ServiceApplication
 from shared.http import BodyLimit, CorrelationId, install_error_handlers
@@ -77,16 +78,18 @@ async def work(services: list[Service], bus: Bus) -> None:
 
 
 async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) -> None:
-    """Connect to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
+    """Seal at once; connect to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
     relays = [Relay(service.app, bus) for service in services]
-    if not await bus.connect(stop):
-        return
-    log.info("workers.started", services=[s.name for s in services])
-    tasks = [asyncio.create_task(relay.run(stop)) for relay in relays]
-    for service in services:
-        for subscription in service.subscriptions:
-            tasks.append(asyncio.create_task(Consumer(bus, subscription, service.parked).run(stop)))
+    # Sealing needs no NATS: it starts at once and goes on while NATS is down.
+    poll = bus.settings.relay_poll_seconds
+    tasks = [asyncio.create_task(Sealer(service.app, poll).run(stop)) for service in services]
     try:
+        if await bus.connect(stop):
+            log.info("workers.started", services=[s.name for s in services])
+            tasks += [asyncio.create_task(relay.run(stop)) for relay in relays]
+            for service in services:
+                for subscription in service.subscriptions:
+                    tasks.append(asyncio.create_task(Consumer(bus, subscription, service.parked).run(stop)))
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:

@@ -29,6 +29,9 @@ class SideTables:
             self.tracking_table = f"{self._qualifier}{recorder.tracking_table_name}"  # type: ignore[attr-defined]
         else:
             self.tracking_table = "tracking"
+        # The event store's own table, read directly by the audit verifier (SQLite numbers rows by rowid).
+        self.events_table = f"{self._qualifier}{getattr(recorder, 'events_table_name', '')}"
+        self.notification_id_column = "notification_id" if self.is_postgres else "rowid"
 
     def table(self, name: str) -> str:
         """The qualified name of one of this service's side tables."""
@@ -67,6 +70,16 @@ class SideTables:
                 return [_as_dict(row, description) for row in cursor.fetchall()] if description else []
 
             yield run
+
+    def stream(self, sql: str, params: Sequence[Any] = (), size: int = 10_000) -> Iterator[list[tuple[Any, ...]]]:
+        """Rows of one read-only query as tuples, ``size`` at a time (for reads too big to hold at once)."""
+        with self.datastore.transaction(commit=False) as wrapped:
+            cursor = getattr(wrapped, "sqlite_cursor", wrapped)
+            if self.is_postgres:
+                sql = sql.replace("?", "%s")
+            cursor.execute(sql, list(params))
+            while batch := cursor.fetchmany(size):
+                yield [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in batch]
 
     def has_tracking(self, upstream: str, notification_id: int, run: Runner | None = None) -> bool:
         """Whether this store already recorded the effect of that upstream notification.

@@ -1,0 +1,1 @@
+"""Tamper evidence: hash-chained events, the sealed log chain, verification, signed checkpoints, bundles."""
