@@ -1,29 +1,45 @@
 """Feedback's read models: the case view and the timeline, projected from every service's events.
 
 Each message is applied together with a tracking record in one transaction, in a store of the
-projection's own (``feedback_views``), so the views can be dropped and rebuilt at any time.
+projection's own (``feedback_views``), so the views can be dropped and rebuilt at any time. A timeline
+entry keeps its whole message, so a case can also be rebuilt as it stood at any earlier instant.
 """
 
 from __future__ import annotations
 
 import heapq
 import json
+from datetime import datetime, timezone
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
-from shared.contracts import EventMessage
+from shared.contracts import Envelope, EventMessage
+from shared.errors import InvalidValue
 from shared.settings import Settings
 from shared.sidetables import SideTables
 from shared.vocabulary import CaseStatus
 
 _EARLY = [CaseStatus.RECEIVED, CaseStatus.TRIAGED]
+_STATUS = {"ComplaintReceived": CaseStatus.RECEIVED, "ComplaintTriaged": CaseStatus.TRIAGED}
+# Event type -> (the view's time of that event, the payload fields it copies into the view).
+_LATEST = {
+    "ComplaintReceived": ("received_at", ("case_number", "channel", "store_id")),
+    "ComplaintTriaged": ("triaged_at", ("category", "severity")),
+    "ResolutionOpened": ("resolution_opened_at", ()),
+    "AcknowledgementPrepared": ("acknowledgement_prepared_at", ()),
+}
 
 
 def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str, Any]:
-    """The case view after one more event (pure; the same events always give the same view)."""
+    """The case view after one more event (pure).
+
+    The view depends on the set of events only, never on their order: the live view (arrival order) and
+    an as-of rebuild (causal order) must agree. So each event type's fields come from its latest recorded
+    event (a tie is broken by the values themselves), status only moves forward, ``updated_at`` is a max.
+    """
     envelope, payload = message.envelope, message.payload
     view = dict(
         view
@@ -44,22 +60,25 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
             "event_count": 0,
         }
     )
-    at = envelope.recorded_at.isoformat()
-    if message.type == "ComplaintReceived":
-        view.update(
-            case_number=payload["case_number"], channel=payload["channel"], store_id=payload["store_id"], received_at=at
-        )
-        view["status"] = _advance(view["status"], CaseStatus.RECEIVED)
-    elif message.type == "ComplaintTriaged":
-        view.update(category=payload["category"], severity=payload["severity"], triaged_at=at)
-        view["status"] = _advance(view["status"], CaseStatus.TRIAGED)
-    elif message.type == "ResolutionOpened":
-        view["resolution_opened_at"] = at
-    elif message.type == "AcknowledgementPrepared":
-        view["acknowledgement_prepared_at"] = at
-    view["updated_at"] = max(filter(None, [view["updated_at"], at]))
+    # In UTC, so one instant is one string whichever offset the event was recorded with.
+    at = envelope.recorded_at.astimezone(timezone.utc)
+    if message.type in _LATEST:
+        stamp, fields = _LATEST[message.type]
+        if view[stamp] is None or _rank(at, [payload[f] for f in fields]) > _rank(
+            datetime.fromisoformat(view[stamp]), [view[f] for f in fields]
+        ):
+            view[stamp] = at.isoformat()
+            view.update({f: payload[f] for f in fields})
+    if message.type in _STATUS:
+        view["status"] = _advance(view["status"], _STATUS[message.type])
+    if view["updated_at"] is None or at > datetime.fromisoformat(view["updated_at"]):
+        view["updated_at"] = at.isoformat()
     view["event_count"] += 1
     return view
+
+
+def _rank(at: datetime, values: list[Any]) -> tuple[datetime, str]:
+    return at, json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
 def _advance(current: str | None, new: CaseStatus) -> str:
@@ -70,20 +89,54 @@ def _advance(current: str | None, new: CaseStatus) -> str:
 
 
 def timeline_entry(message: EventMessage) -> dict[str, Any]:
-    """One line of a case's audit trail: who did what, when, caused by which event."""
+    """One line of a case's audit trail: who did what, when, caused by which event.
+
+    It keeps the whole message (``message_from_entry`` gives it back) for as-of rebuilds.
+    """
     envelope = message.envelope
     return {
         "msg_id": message.msg_id,
         "service": message.service,
+        "notification_id": message.notification_id,
         "type": message.type,
+        "case_id": str(envelope.case_id),
         "event_id": str(envelope.event_id),
         "causation_id": str(envelope.causation_id) if envelope.causation_id else None,
         "correlation_id": str(envelope.correlation_id),
         "recorded_at": envelope.recorded_at.isoformat(),
         "occurred_at": envelope.occurred_at.isoformat(),
         "actor": envelope.actor.model_dump(mode="json"),
+        "schema_version": envelope.schema_version,
         "payload": message.payload,
     }
+
+
+def message_from_entry(entry: dict[str, Any]) -> EventMessage:
+    """The message a timeline entry was made from (its envelope names the service that published it)."""
+    # The entry keeps every envelope field under its own name, but the service only once.
+    envelope = {key: entry[key] for key in Envelope.model_fields if key != "service"}
+    return EventMessage(
+        service=entry["service"],
+        notification_id=entry["notification_id"],
+        type=entry["type"],
+        envelope=Envelope.model_validate({**envelope, "service": entry["service"]}),
+        payload=entry["payload"],
+    )
+
+
+def recorded_by(entries: list[dict[str, Any]], as_of: datetime) -> list[dict[str, Any]]:
+    """The timeline entries recorded at or before ``as_of``, which must be timezone-aware."""
+    if as_of.utcoffset() is None:
+        raise InvalidValue("as_of", "needs a timezone, e.g. 2026-11-25T10:00:00+08:00 or 2026-11-25T02:00:00Z")
+    return [entry for entry in entries if datetime.fromisoformat(entry["recorded_at"]) <= as_of]
+
+
+def rebuild_case(entries: list[dict[str, Any]]) -> dict[str, Any] | None:
+    """The case view that the entries' events make, folded in causal order; None without events."""
+    view = None
+    for entry in causal_order(entries):
+        view = evolve_case(view, message_from_entry(entry))
+    return view
 
 
 def causal_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
@@ -169,13 +222,21 @@ class CaseViews:
                 )
         return applied
 
-    def case(self, case_id: UUID) -> dict[str, Any] | None:
+    def case(self, case_id: UUID, as_of: datetime | None = None) -> dict[str, Any] | None:
+        """The case view now, or as it stood at ``as_of`` (rebuilt from its events); None if there was none."""
+        if as_of is not None:
+            return rebuild_case(recorded_by(self._entries(case_id), as_of))
         rows = self.side.query(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (str(case_id),))
         return json.loads(rows[0]["doc"]) if rows else None
 
-    def timeline(self, case_id: UUID) -> list[dict[str, Any]]:
+    def timeline(self, case_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
+        """The case's events in causal order: all of them, or those recorded at or before ``as_of``."""
+        entries = self._entries(case_id)
+        return causal_order(entries if as_of is None else recorded_by(entries, as_of))
+
+    def _entries(self, case_id: UUID) -> list[dict[str, Any]]:
         rows = self.side.query(f"SELECT doc FROM {self.timeline_table} WHERE case_id = ?", (str(case_id),))
-        return causal_order([json.loads(row["doc"]) for row in rows])
+        return [json.loads(row["doc"]) for row in rows]
 
     def close(self) -> None:
         self.factory.close()

@@ -1,15 +1,29 @@
-"""Case view and timeline logic (pure): status from all services' events, causal order."""
+"""Case view and timeline logic (pure): status from all services' events, causal order, as-of rebuilds."""
 
 from __future__ import annotations
 
-from datetime import timedelta
-from uuid import uuid4
+import itertools
+import json
+from datetime import datetime, timedelta, timezone
+from uuid import UUID, uuid4
 
-from services.feedback.projections import causal_order, evolve_case, timeline_entry
-from tests.unit.helpers import message
+import pytest
+
+from services.feedback.projections import (
+    causal_order,
+    evolve_case,
+    message_from_entry,
+    rebuild_case,
+    recorded_by,
+    timeline_entry,
+)
+from shared.contracts import EventMessage
+from shared.errors import InvalidValue
+from tests.unit.helpers import NOW, message
 
 RECEIVED = {"case_number": "CMP-20261125-000001", "channel": "phone", "store_id": "SH-001"}
 TRIAGED = {"category": "price", "severity": "urgent"}
+SECOND = timedelta(seconds=1)
 
 
 def test_case_view_follows_received_then_triaged() -> None:
@@ -46,3 +60,75 @@ def test_timeline_puts_each_event_after_its_cause_even_with_skewed_clocks() -> N
         "ComplaintTriaged",
         "ResolutionOpened",
     ]
+
+
+def recorded(msg: EventMessage, at: datetime, cause: EventMessage | None = None) -> EventMessage:
+    """The message as recorded at ``at``, caused by ``cause``."""
+    causation_id = cause.envelope.event_id if cause else None
+    return msg.model_copy(
+        update={"envelope": msg.envelope.model_copy(update={"recorded_at": at, "causation_id": causation_id})}
+    )
+
+
+def case_events(case_id: UUID) -> list[EventMessage]:
+    """One case's events as the four services record them, a second apart."""
+    received = recorded(message("ComplaintReceived", "intake", RECEIVED, case_id, nid=1), NOW)
+    acknowledged = recorded(
+        message("AcknowledgementPrepared", "feedback", {"case_number": "CMP-20261125-000001"}, case_id, nid=1),
+        NOW + SECOND,
+        received,
+    )
+    triaged = recorded(message("ComplaintTriaged", "routing", TRIAGED, case_id, nid=1), NOW + SECOND * 2, received)
+    opened = recorded(message("ResolutionOpened", "resolution", TRIAGED, case_id, nid=1), NOW + SECOND * 3, triaged)
+    return [received, acknowledged, triaged, opened]
+
+
+def test_a_timeline_entry_gives_back_its_whole_message() -> None:
+    for msg in case_events(uuid4()):
+        assert message_from_entry(json.loads(json.dumps(timeline_entry(msg)))) == msg
+
+
+def test_case_view_is_the_same_whatever_order_the_events_arrive_in() -> None:
+    case_id = uuid4()
+    events = case_events(case_id)
+    # A re-triage later on, and another at the same instant written with another offset (a tie).
+    later = NOW + SECOND * 4
+    retriaged = recorded(
+        message("ComplaintTriaged", "routing", {"category": "product_quality", "severity": "general"}, case_id, 2),
+        later,
+    )
+    tied = recorded(
+        message("ComplaintTriaged", "routing", {"category": "service", "severity": "serious"}, case_id, 3),
+        later.astimezone(timezone(timedelta(hours=8))),
+    )
+    views = []
+    for order in itertools.permutations([*events, retriaged, tied]):
+        view = None
+        for msg in order:
+            view = evolve_case(view, msg)
+        views.append(view)
+    assert all(view == views[0] for view in views)
+    assert (views[0]["status"], views[0]["category"], views[0]["severity"]) == ("triaged", "service", "serious")
+    assert views[0]["updated_at"] == views[0]["triaged_at"] == later.isoformat()
+    assert views[0]["event_count"] == 6
+
+
+def test_rebuild_as_of_each_instant_gives_the_view_of_the_events_recorded_by_then() -> None:
+    events = case_events(uuid4())
+    entries = [timeline_entry(msg) for msg in reversed(events)]
+    for k, msg in enumerate(events, start=1):
+        live = None
+        for earlier in events[:k]:
+            live = evolve_case(live, earlier)
+        as_of = msg.envelope.recorded_at
+        assert rebuild_case(recorded_by(entries, as_of)) == live
+        # Just before the next event, and the same instant in another timezone, give the same view.
+        assert rebuild_case(recorded_by(entries, as_of + SECOND / 2)) == live
+        assert rebuild_case(recorded_by(entries, as_of.astimezone(timezone(timedelta(hours=8))))) == live
+    assert recorded_by(entries, NOW - SECOND) == [] and rebuild_case([]) is None
+
+
+def test_as_of_without_a_timezone_is_refused_naming_the_field() -> None:
+    with pytest.raises(InvalidValue) as refused:
+        recorded_by([], NOW.replace(tzinfo=None))
+    assert refused.value.field == "as_of" and "timezone" in refused.value.message

@@ -1,0 +1,63 @@
+"""As-of reads over HTTP on real NATS, once on SQLite and once on PostgreSQL."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from datetime import datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+
+from services.system import SERVICES, build_http
+from shared.settings import Settings
+from tests.support import complaint_body, wait_until
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], nats_url: str, stream_name: str) -> Settings:
+    return make_settings(nats_url=nats_url, stream_name=stream_name)
+
+
+@pytest.fixture
+def client(settings: Settings) -> Iterator[TestClient]:
+    with TestClient(build_http(SERVICES, settings)) as c:
+        wait_until(lambda: c.get("/health").status_code == 200, timeout=10)
+        yield c
+
+
+def test_case_and_timeline_as_of_an_instant(client: TestClient) -> None:
+    case_id = client.post("/api/complaints", json=complaint_body()).json()["case_id"]
+
+    def four_events() -> list[dict[str, Any]] | None:
+        r = client.get(f"/api/cases/{case_id}/timeline")
+        events = r.json()["events"] if r.status_code == 200 else []
+        return events if len(events) == 4 else None
+
+    events = wait_until(four_events, timeout=5)
+    received_at = datetime.fromisoformat(events[0]["recorded_at"])
+    # As of the moment the complaint was received, written in Beijing time: only intake had acted
+    as_of = received_at.astimezone(timezone(timedelta(hours=8))).isoformat()
+    case = client.get(f"/api/cases/{case_id}", params={"as_of": as_of})
+    assert case.status_code == 200
+    assert (case.json()["status"], case.json()["category"], case.json()["event_count"]) == ("received", None, 1)
+    assert case.json()["as_of"] == received_at.isoformat()
+    timeline = client.get(f"/api/cases/{case_id}/timeline", params={"as_of": as_of}).json()
+    assert [e["type"] for e in timeline["events"]] == ["ComplaintReceived"]
+    assert timeline["as_of"] == received_at.isoformat()
+    # As of the last event, the case is the live view
+    last = max(datetime.fromisoformat(e["recorded_at"]) for e in events).isoformat()
+    live = client.get(f"/api/cases/{case_id}").json()
+    assert client.get(f"/api/cases/{case_id}", params={"as_of": last}).json() == {**live, "as_of": last}
+
+
+def test_before_the_case_existed_is_404_and_a_time_without_timezone_is_422(client: TestClient) -> None:
+    case_id = client.post("/api/complaints", json=complaint_body()).json()["case_id"]
+    wait_until(lambda: client.get(f"/api/cases/{case_id}").status_code == 200, timeout=5)
+    before = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    for path in (f"/api/cases/{case_id}", f"/api/cases/{case_id}/timeline"):
+        assert client.get(path, params={"as_of": before}).status_code == 404
+        naive = client.get(path, params={"as_of": "2026-11-25T10:00:00"})
+        assert naive.status_code == 422
+        [problem] = naive.json()["detail"]
+        assert problem["field"] == "as_of" and "timezone" in problem["message"]
