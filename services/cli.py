@@ -2,16 +2,21 @@
 
 from __future__ import annotations
 
+import json
 import os
 import sys
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
+from uuid import UUID
 
 import typer
 from rich.console import Console
+from rich.progress import Progress
 from rich.table import Table
 
 from services.system import SERVICES, build_service, serve, serve_workers
+from shared.audit.auditor import Auditor
+from shared.audit.bundle import verify_bundle
 from shared.clock import SystemClock
 from shared.logs import configure_logging
 from shared.natsserver import NatsServer
@@ -71,6 +76,75 @@ def work(services: Annotated[list[str], typer.Argument(help="the services whose 
     if unknown:
         raise typer.BadParameter(f"unknown {sorted(unknown)}; one of {', '.join(SERVICES)}")
     serve_workers(services, Settings())
+
+
+@app.command()
+def verify(
+    case: Annotated[str | None, typer.Option(help="only this case's events")] = None,
+    bundle: Annotated[Path | None, typer.Option(help="check an exported case bundle offline, without the database")] = None,
+    public_key: Annotated[Path | None, typer.Option(help="PEM public key the bundle must be signed with")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    postgres_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Recompute every hash chain and name the first event altered, removed, inserted or reordered."""
+    configure_logging("WARNING")
+    if bundle is not None:
+        outcome = verify_bundle(json.loads(bundle.read_text()), public_key.read_bytes() if public_key else None)
+        if not public_key:
+            console.print("[yellow]no --public-key: the signature proves integrity, not who signed[/yellow]")
+        _print_findings(outcome["findings"])
+        console.print(f"{outcome['events']} events, {outcome['covered']} covered by the bundle's signed checkpoint")
+        raise typer.Exit(0 if outcome["ok"] else 1)
+    settings = _settings(data_dir, postgres_url)
+    services = [build_service(name, settings, SystemClock()) for name in SERVICES]
+    try:
+        auditor = Auditor({s.name: s.app for s in services}, settings, SystemClock())
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("verifying", total=None if case else auditor.count_events())
+            reports = auditor.verify(UUID(case) if case else None, lambda _, n: progress.advance(task, n))
+    finally:
+        for service in services:
+            service.shutdown()
+    findings = [f.__dict__ | {"where": f.where()} for report in reports for f in report.findings]
+    for report in reports:
+        rate = report.events / report.seconds if report.seconds else 0
+        console.print(
+            f"{report.service}: {report.events} events in {report.streams} streams, sealed to "
+            f"{report.sealed_to}; {len(report.findings)} problem(s) ({rate:,.0f} events/s)"
+        )
+    _print_findings(findings)
+    raise typer.Exit(0 if not findings else 1)
+
+
+def _print_findings(findings: list[dict[str, Any]]) -> None:
+    if not findings:
+        console.print("[green]intact[/green]")
+        return
+    first = findings[0]
+    console.print(f"[red]first problem: {first['kind']} at {first['where']}: {first['detail']}[/red]")
+    table = Table("kind", "where", "detail")
+    for finding in findings:
+        table.add_row(finding["kind"], finding["where"], finding["detail"])
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
+
+
+@app.command()
+def checkpoint(
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    postgres_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Sign the heads of all chains now; the checkpoint is kept in each store and under <data_dir>/checkpoints."""
+    configure_logging("WARNING")
+    settings = _settings(data_dir, postgres_url)
+    services = [build_service(name, settings, SystemClock()) for name in SERVICES]
+    try:
+        doc = Auditor({s.name: s.app for s in services}, settings, SystemClock()).checkpoint()
+    finally:
+        for service in services:
+            service.shutdown()
+    for name, head in doc["heads"].items():
+        console.print(f"{name}: notification {head['notification_id']}, chain {head['chain_hash'][:16]}…")
+    console.print(f"signed {doc['created_at']} with key {doc['key_id']}")
 
 
 @parked_app.command("list")

@@ -14,8 +14,11 @@ from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from shared.audit.seal import Sealer
-from shared.bus import Bus, Consumer, Relay, Subscription
+from shared.audit.api import router as audit_router
+from shared.audit.auditor import Auditor
+from shared.bus import Bus, Consumer, Relay, Subscription, sleep_unless
 from shared.eventstore import ServiceApplication
+from shared.logs import safe_error
 from shared.http import BodyLimit, CorrelationId, install_error_handlers
 from shared.parked import ParkedStore
 from shared.settings import Settings
@@ -97,6 +100,18 @@ async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) ->
         await asyncio.gather(*tasks, return_exceptions=True)
 
 
+async def checkpoint_periodically(auditor: Auditor, interval: float, stop: asyncio.Event) -> None:
+    """Sign a checkpoint of every chain every ``interval`` seconds until ``stop``."""
+    while not stop.is_set():
+        await sleep_unless(stop, interval)
+        if stop.is_set():
+            return
+        try:
+            await asyncio.to_thread(auditor.checkpoint)
+        except Exception as error:  # noqa: BLE001 - the next interval tries again
+            log.warning("checkpoint.failed", error=safe_error(error))
+
+
 def create_http_app(
     services: list[Service],
     settings: Settings,
@@ -112,17 +127,19 @@ def create_http_app(
     bus = Bus(settings)
     workers = [s for s in services if working is None or s.name in working]
     checks = checks or {}
+    auditor = Auditor({s.name: s.app for s in services}, settings, services[0].app.clock)
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        task = asyncio.create_task(run_workers(workers, bus, stop)) if workers else None
+        tasks = [asyncio.create_task(checkpoint_periodically(auditor, settings.checkpoint_interval_seconds, stop))]
+        if workers:
+            tasks.append(asyncio.create_task(run_workers(workers, bus, stop)))
         try:
             yield
         finally:
             stop.set()
-            if task:
-                await task
+            await asyncio.gather(*tasks)
             await bus.close()
             for service in services:
                 service.shutdown()
@@ -131,6 +148,7 @@ def create_http_app(
     http = FastAPI(title="Ombud", description=f"Complaint handling: {names}", version="0.1.0", lifespan=lifespan)
     http.state.services = {s.name: s for s in services}
     http.state.bus = bus
+    http.state.auditor = auditor
     http.state.settings = settings
     install_error_handlers(http)
     http.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
@@ -149,6 +167,7 @@ def create_http_app(
     for service in services:
         http.include_router(service.router)
     http.include_router(parked_router())
+    http.include_router(audit_router)
     return http
 
 

@@ -79,7 +79,7 @@ class SideTables:
                 sql = sql.replace("?", "%s")
             cursor.execute(sql, list(params))
             while batch := cursor.fetchmany(size):
-                yield [tuple(row.values()) if isinstance(row, dict) else tuple(row) for row in batch]
+                yield [tuple(row.values()) for row in batch] if self.is_postgres else batch
 
     def has_tracking(self, upstream: str, notification_id: int, run: Runner | None = None) -> bool:
         """Whether this store already recorded the effect of that upstream notification.

@@ -45,19 +45,18 @@ def seal(body: bytes, prev_hash: str, digest: str) -> bytes:
     return body[:-1] + _PREV + prev_hash.encode() + _HASH + digest.encode() + _END
 
 
+_P0 = len(_PREV)
+_P1 = _P0 + 64
+_H0 = _P1 + len(_HASH)
+_H1 = _H0 + 64
+
+
 def split(state: bytes) -> tuple[bytes, str, str]:
     """``(body, prev_hash, hash)`` of a stored state; ``Malformed`` if the suffix is not there."""
     suffix = state[-SUFFIX_LEN:]
-    if (
-        len(state) <= SUFFIX_LEN
-        or not suffix.startswith(_PREV)
-        or suffix[len(_PREV) + 64 : len(_PREV) + 64 + len(_HASH)] != _HASH
-        or not suffix.endswith(_END)
-    ):
+    if len(state) <= SUFFIX_LEN or suffix[:_P0] != _PREV or suffix[_P1:_H0] != _HASH or suffix[_H1:] != _END:
         raise Malformed("no chain suffix")
-    prev = suffix[len(_PREV) : len(_PREV) + 64].decode("ascii", errors="replace")
-    digest = suffix[len(_PREV) + 64 + len(_HASH) : -len(_END)].decode("ascii", errors="replace")
-    return state[:-SUFFIX_LEN] + b"}", prev, digest
+    return state[:-SUFFIX_LEN] + b"}", suffix[_P0:_P1].decode("latin-1"), suffix[_H0:_H1].decode("latin-1")
 
 
 def log_link(previous: str, notification_id: int, originator_id: str, version: int, digest: str) -> str:

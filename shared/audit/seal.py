@@ -10,8 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import structlog
 
@@ -23,8 +22,7 @@ from shared.sidetables import SideTables
 log = structlog.get_logger()
 
 
-@dataclass(frozen=True)
-class Link:
+class Link(NamedTuple):
     """One sealed notification: where the event sits, its hash, and the chain up to it."""
 
     notification_id: int
@@ -86,11 +84,7 @@ class LogChain:
         if originator_ids is not None:
             sql += f" WHERE originator_id IN ({', '.join('?' for _ in originator_ids)})"
             params = list(originator_ids)
-        rows = self.side.query(sql + " ORDER BY notification_id", params)
-        return [
-            Link(int(r["notification_id"]), r["originator_id"], int(r["version"]), r["event_hash"], r["chain_hash"])
-            for r in rows
-        ]
+        return [Link._make(row) for rows in self.side.stream(sql + " ORDER BY notification_id", params) for row in rows]
 
 
 class Sealer:

@@ -16,7 +16,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from shared.audit import chain
@@ -26,15 +26,30 @@ from shared.sidetables import SideTables
 ALTERED, REMOVED, INSERTED, REORDERED, UNSEALED = "altered", "removed", "inserted", "reordered", "unsealed"
 
 
-@dataclass(frozen=True)
-class Row:
-    """One stored event as the database holds it."""
+class Row(NamedTuple):
+    """One stored event, its chain suffix split off once (``prev_hash`` None: the suffix is gone)."""
 
     notification_id: int
     originator_id: str
     version: int
     topic: str
-    state: bytes
+    body: bytes
+    prev_hash: str | None
+    digest: str
+
+    @classmethod
+    def stored(cls, notification_id: int, originator_id: str, version: int, topic: str, state: bytes) -> Row:
+        """A row from the stored bytes."""
+        try:
+            body, prev_hash, digest = chain.split(state)
+        except chain.Malformed:
+            return cls(notification_id, originator_id, version, topic, state, None, stored_hash(state))
+        return cls(notification_id, originator_id, version, topic, body, prev_hash, digest)
+
+    @property
+    def state(self) -> bytes:
+        """The bytes as stored."""
+        return self.body if self.prev_hash is None else chain.seal(self.body, self.prev_hash, self.digest)
 
 
 @dataclass(frozen=True)
@@ -94,78 +109,64 @@ def check_stream(service: str, rows: list[Row]) -> list[Finding]:
         if gap:
             missing = f"v{expected}" if row.version == expected + 1 else f"v{expected}..v{row.version - 1}"
             found(REMOVED, row, f"{missing} missing before this event", expected)
-        try:
-            body, prev_hash, digest = chain.split(row.state)
-        except chain.Malformed:
+        if row.prev_hash is None:
             found(ALTERED, row, "stored state lost its chain hashes")
             expected, previous = row.version + 1, None
             continue
-        if chain.event_hash(row.topic, oid, row.version, prev_hash, body) != digest:
-            moved = [v for v in versions if v != row.version and chain.event_hash(row.topic, oid, v, prev_hash, body) == digest]
+        if chain.event_hash(row.topic, oid, row.version, row.prev_hash, row.body) != row.digest:
+            moved = [
+                v
+                for v in versions
+                if v != row.version and chain.event_hash(row.topic, oid, v, row.prev_hash, row.body) == row.digest
+            ]
             if moved:
                 found(REORDERED, row, f"this is the event recorded as v{moved[0]}")
             else:
                 found(ALTERED, row, "content does not match its hash")
-        elif previous is not None and prev_hash != previous and not gap:
+        elif previous is not None and row.prev_hash != previous and not gap:
             following = rows[index + 1] if index + 1 < len(rows) else None
-            if following is not None and _prev_of(following) == previous:
+            if following is not None and following.prev_hash == previous:
                 found(INSERTED, row, "does not follow its predecessor, and its successor skips it")
             else:
                 found(REMOVED, row, "its predecessor is not the event it was recorded after")
-        expected, previous = row.version + 1, digest
+        expected, previous = row.version + 1, row.digest
     return findings
 
 
-def _prev_of(row: Row) -> str | None:
-    try:
-        return chain.split(row.state)[1]
-    except chain.Malformed:
-        return None
+def check_log(
+    service: str, claimed: dict[int, tuple[str, Any, int]], links: list[Link], whole: bool
+) -> tuple[list[Finding], int, str]:
+    """Findings of the log chain; ``claimed`` maps notification id -> (stored hash, originator, version).
 
-
-def check_log(service: str, claimed: dict[int, tuple[str, int, str]], links: list[Link], whole: bool) -> tuple[list[Finding], int, str]:
-    """Findings of the log chain; ``claimed`` maps notification id -> (originator, version, stored hash).
-
+    The stored hash covers the originator and version, so equal hashes mean the same event.
     ``whole``: the chain is recomputed from genesis (every link and every event were read); otherwise
     only the given links are matched against their events (one case's part of the log).
     """
     findings: list[Finding] = []
     previous, head = chain.GENESIS, 0
-    sealed: set[int] = set()
-    for link in links:
-        sealed.add(link.notification_id)
-        head = link.notification_id
+    unsealed = dict(claimed)
+    for nid, oid, version, event_hash, chain_hash in links:
+        head = nid
         if whole:
-            expected = chain.log_link(previous, link.notification_id, link.originator_id, link.version, link.event_hash)
-            if expected != link.chain_hash:
-                findings.append(
-                    Finding(service, ALTERED, link.originator_id, link.version, link.notification_id, "log chain link rewritten")
-                )
-            previous = link.chain_hash
-        event = claimed.get(link.notification_id)
+            if chain.log_link(previous, nid, oid, version, event_hash) != chain_hash:
+                findings.append(Finding(service, ALTERED, oid, version, nid, "log chain link rewritten"))
+            previous = chain_hash
+        event = unsealed.pop(nid, None)
         if event is None:
-            findings.append(
-                Finding(service, REMOVED, link.originator_id, link.version, link.notification_id, "sealed event is gone")
-            )
-        elif event != (link.originator_id, link.version, link.event_hash):
-            findings.append(
-                Finding(service, ALTERED, event[0], event[1], link.notification_id, "differs from the event that was sealed")
-            )
-    max_sealed = max(sealed, default=0) if whole else head
-    for nid, (oid, version, _) in claimed.items():
-        if nid in sealed:
-            continue
-        if nid < max_sealed:
-            findings.append(Finding(service, INSERTED, oid, version, nid, "not in the sealed log chain"))
+            findings.append(Finding(service, REMOVED, oid, version, nid, "sealed event is gone"))
+        elif event[0] != event_hash:
+            findings.append(Finding(service, ALTERED, _oid(event[1]), event[2], nid, "differs from the event that was sealed"))
+    for nid, (_, oid, version) in unsealed.items():
+        if nid < head:
+            findings.append(Finding(service, INSERTED, _oid(oid), version, nid, "not in the sealed log chain"))
         else:
             findings.append(
-                Finding(service, UNSEALED, oid, version, nid, "after the sealed head: inserted, or not sealed yet")
+                Finding(service, UNSEALED, _oid(oid), version, nid, "after the sealed head: inserted, or not sealed yet")
             )
     return findings, head, previous
 
 
-def read_rows(side: SideTables, originator_ids: list[UUID] | None = None) -> Iterator[list[Row]]:
-    """The store's events ordered by stream and version, in chunks (raw SQL: no decoding)."""
+def _select(side: SideTables, originator_ids: list[UUID] | None) -> tuple[str, list[Any]]:
     sql = (
         f"SELECT {side.notification_id_column}, originator_id, originator_version, topic, state "
         f"FROM {side.events_table}"
@@ -175,14 +176,43 @@ def read_rows(side: SideTables, originator_ids: list[UUID] | None = None) -> Ite
         sql += f" WHERE originator_id IN ({', '.join('?' for _ in originator_ids)})"
         # SQLite keeps a uuid as 32 hex digits, PostgreSQL as a uuid.
         params = [oid if side.is_postgres else oid.hex for oid in originator_ids]
-    sql += " ORDER BY originator_id, originator_version"
-    for rows in side.stream(sql, params):
-        yield [Row(int(nid), _oid(oid), int(version), topic, bytes(state)) for nid, oid, version, topic, state in rows]
+    return sql + " ORDER BY originator_id, originator_version", params
+
+
+def read_rows(side: SideTables, originator_ids: list[UUID] | None = None) -> Iterator[list[Row]]:
+    """The store's events ordered by stream and version, in chunks (raw SQL: no decoding)."""
+    for rows in side.stream(*_select(side, originator_ids)):
+        yield [Row.stored(nid, _oid(oid), version, topic, bytes(state)) for nid, oid, version, topic, state in rows]
 
 
 def _oid(value: Any) -> str:
-    text = str(value)
-    return str(UUID(text)) if len(text) == 32 else text
+    if isinstance(value, str) and len(value) == 32:  # SQLite's hex form of a uuid
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
+    return str(value)
+
+
+def _intact(oid: str, raw: list[tuple[Any, ...]], claimed: dict[int, tuple[str, Any, int]]) -> bool:
+    """The fast path for one stream: record each event's claimed hash; True if all links and hashes hold.
+
+    Only a stream that fails here goes through ``check_stream``, which says what is wrong.
+    """
+    expected, previous, intact = 1, chain.GENESIS, True
+    for nid, raw_oid, version, topic, state in raw:
+        try:
+            body, prev_hash, digest = chain.split(state)
+        except chain.Malformed:
+            claimed[nid] = (stored_hash(state), raw_oid, version)
+            intact = False
+            continue
+        claimed[nid] = (digest, raw_oid, version)
+        if intact and (
+            version != expected
+            or prev_hash != previous
+            or chain.event_hash(topic, oid, version, prev_hash, body) != digest
+        ):
+            intact = False
+        expected, previous = version + 1, digest
+    return intact
 
 
 def verify_store(
@@ -196,32 +226,47 @@ def verify_store(
     """Verify one service's store, or only the given streams (one case's part)."""
     started = time.perf_counter()
     report = Report(service)
-    claimed: dict[int, tuple[str, int, str]] = {}
-    stream: list[Row] = []
-    for rows in read_rows(side, originator_ids):
+    claimed: dict[int, tuple[str, Any, int]] = {}
+
+    def close(raw: list[tuple[Any, ...]]) -> None:
+        oid = _oid(raw[0][1])
+        report.streams += 1
+        if not _intact(oid, raw, claimed):
+            report.findings.extend(check_stream(service, [Row.stored(r[0], oid, r[2], r[3], bytes(r[4])) for r in raw]))
+
+    stream: list[tuple[Any, ...]] = []
+    for rows in side.stream(*_select(side, originator_ids)):
         for row in rows:
-            if stream and stream[0].originator_id != row.originator_id:
-                report.findings += check_stream(service, stream)
-                report.streams += 1
+            if stream and stream[0][1] != row[1]:
+                close(stream)
                 stream = []
             stream.append(row)
-            claimed[row.notification_id] = (row.originator_id, row.version, stored_hash(row.state))
         report.events += len(rows)
         if progress:
             progress(len(rows))
     if stream:
-        report.findings += check_stream(service, stream)
-        report.streams += 1
-    whole = originator_ids is None
-    links = LogChain(side).links(None if whole else [str(oid) for oid in originator_ids or []])
-    log_findings, report.sealed_to, report.chain_hash = check_log(service, claimed, links, whole)
+        close(stream)
+    log_findings, report.sealed_to, report.chain_hash = _log(service, side, claimed, originator_ids, checkpoint_head)
     report.findings += log_findings
-    if whole and checkpoint_head is not None:
-        report.findings += check_checkpoint(service, links, checkpoint_head)
     report.findings.sort(key=lambda f: (f.notification_id or 0, f.originator_id or "", f.version or 0))
     report.findings = _unique(report.findings)
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _log(
+    service: str,
+    side: SideTables,
+    claimed: dict[int, tuple[str, Any, int]],
+    originator_ids: list[UUID] | None,
+    checkpoint_head: tuple[int, str] | None,
+) -> tuple[list[Finding], int, str]:
+    whole = originator_ids is None
+    links = LogChain(side).links(None if whole else [str(oid) for oid in originator_ids or []])
+    findings, head, chain_hash = check_log(service, claimed, links, whole)
+    if whole and checkpoint_head is not None:
+        findings += check_checkpoint(service, links, checkpoint_head)
+    return findings, head, chain_hash
 
 
 def check_checkpoint(service: str, links: Iterable[Link], head: tuple[int, str]) -> list[Finding]:

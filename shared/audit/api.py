@@ -1,0 +1,84 @@
+"""The auditors' HTTP API: verify the stores or a case, sign checkpoints, export a case's history."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Annotated, Any
+from uuid import UUID
+
+from fastapi import APIRouter, Body, Depends, Query, Request
+from fastapi.responses import HTMLResponse, JSONResponse, PlainTextResponse
+
+from shared.audit.auditor import Auditor
+from shared.audit.bundle import verify_bundle
+from shared.errors import Forbidden
+from shared.http import RequestActor
+from shared.vocabulary import Role
+
+AUDIT_ROLES = {Role.AUDITOR, Role.LEGAL, Role.HQ, Role.ADMIN}
+router = APIRouter(prefix="/api/audit", tags=["audit"])
+
+
+async def auditor(request: Request, actor: RequestActor) -> Auditor:
+    """The process's auditor, for actors whose role may audit (403 otherwise)."""
+    if actor.role not in AUDIT_ROLES:
+        raise Forbidden(f"role {actor.role} may not audit; one of {', '.join(sorted(AUDIT_ROLES))}")
+    return request.app.state.auditor
+
+
+AuditorDep = Annotated[Auditor, Depends(auditor)]
+
+
+@router.get("/verify")
+async def verify(auditor: AuditorDep, case_id: Annotated[UUID | None, Query()] = None) -> dict[str, Any]:
+    """Recompute every chain (or one case's); each problem is named with where it is, the first one first."""
+    reports = await asyncio.to_thread(auditor.verify, case_id)
+    findings = [f for report in reports for f in report.findings]
+    return {
+        "ok": not findings,
+        "case_id": str(case_id) if case_id else None,
+        "first": {**findings[0].__dict__, "where": findings[0].where()} if findings else None,
+        "services": [report.as_dict() for report in reports],
+    }
+
+
+@router.post("/checkpoints", status_code=201)
+async def create_checkpoint(auditor: AuditorDep) -> dict[str, Any]:
+    """Sign the heads of all chains now (also done periodically)."""
+    return await asyncio.to_thread(auditor.checkpoint)
+
+
+@router.get("/checkpoints/latest")
+async def latest_checkpoint(auditor: AuditorDep) -> JSONResponse:
+    """The newest signed checkpoint, or 404 before the first."""
+    found = await asyncio.to_thread(auditor.latest_checkpoint)
+    if found is None:
+        return JSONResponse(status_code=404, content={"detail": "no checkpoint yet"})
+    return JSONResponse(content=found)
+
+
+@router.get("/public-key", response_class=PlainTextResponse)
+async def public_key(auditor: AuditorDep) -> PlainTextResponse:
+    """The PEM public key that checkpoints and bundles are signed with."""
+    return PlainTextResponse(auditor.signer.public_pem().decode(), media_type="application/x-pem-file")
+
+
+@router.get("/cases/{case_id}/bundle")
+async def case_bundle(case_id: UUID, auditor: AuditorDep, actor: RequestActor) -> JSONResponse:
+    """The case's complete history as a signed JSON bundle (verifiable offline with `ombud verify --bundle`)."""
+    bundle = await asyncio.to_thread(auditor.bundle, case_id, actor)
+    headers = {"Content-Disposition": f'attachment; filename="case-{case_id}.json"'}
+    return JSONResponse(content=bundle, headers=headers)
+
+
+@router.get("/cases/{case_id}/report", response_class=HTMLResponse)
+async def case_report(case_id: UUID, auditor: AuditorDep, actor: RequestActor) -> HTMLResponse:
+    """A readable report of the case's history and its verification, for regulators and courts."""
+    bundle = await asyncio.to_thread(auditor.bundle, case_id, actor)
+    return HTMLResponse(await asyncio.to_thread(auditor.report_html, bundle))
+
+
+@router.post("/bundles/verify")
+async def check_bundle(auditor: AuditorDep, bundle: Annotated[dict[str, Any], Body()]) -> dict[str, Any]:
+    """Check an exported bundle against this deployment's signing key."""
+    return await asyncio.to_thread(verify_bundle, bundle, auditor.signer.public_raw)
