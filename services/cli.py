@@ -121,7 +121,7 @@ def _print_findings(findings: list[dict[str, Any]]) -> None:
         console.print("[green]intact[/green]")
         return
     first = findings[0]
-    console.print(f"[red]first problem: {first['kind']} at {first['where']}: {first['detail']}[/red]")
+    console.print(f"[red]first problem: {first['kind']} at {first['where']}: {first['detail']}[/red]", soft_wrap=True)
     table = Table("kind", "where", "detail")
     for finding in findings:
         table.add_row(finding["kind"], finding["where"], finding["detail"])

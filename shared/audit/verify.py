@@ -182,7 +182,12 @@ def _select(side: SideTables, originator_ids: list[UUID] | None) -> tuple[str, l
 def read_rows(side: SideTables, originator_ids: list[UUID] | None = None) -> Iterator[list[Row]]:
     """The store's events ordered by stream and version, in chunks (raw SQL: no decoding)."""
     for rows in side.stream(*_select(side, originator_ids)):
-        yield [Row.stored(nid, _oid(oid), version, topic, bytes(state)) for nid, oid, version, topic, state in rows]
+        yield [Row.stored(nid, _oid(oid), version, topic, _bytes(state)) for nid, oid, version, topic, state in rows]
+
+
+def _bytes(state: Any) -> bytes:
+    # A hand edit can leave a state of another type (SQLite's replace() returns TEXT).
+    return state.encode() if isinstance(state, str) else bytes(state)
 
 
 def _oid(value: Any) -> str:
@@ -198,6 +203,8 @@ def _intact(oid: str, raw: list[tuple[Any, ...]], claimed: dict[int, tuple[str, 
     """
     expected, previous, intact = 1, chain.GENESIS, True
     for nid, raw_oid, version, topic, state in raw:
+        if type(state) is not bytes:
+            state = _bytes(state)
         try:
             body, prev_hash, digest = chain.split(state)
         except chain.Malformed:
@@ -232,7 +239,7 @@ def verify_store(
         oid = _oid(raw[0][1])
         report.streams += 1
         if not _intact(oid, raw, claimed):
-            report.findings.extend(check_stream(service, [Row.stored(r[0], oid, r[2], r[3], bytes(r[4])) for r in raw]))
+            report.findings.extend(check_stream(service, [Row.stored(r[0], oid, r[2], r[3], _bytes(r[4])) for r in raw]))
 
     stream: list[tuple[Any, ...]] = []
     for rows in side.stream(*_select(side, originator_ids)):

@@ -10,6 +10,7 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.intake.application import Intake
 from services.routing.application import Routing
+from shared.audit.seal import Sealer
 from shared.clock import ManualClock
 from shared.contracts import Actor
 from shared.masterdata import MasterData
@@ -61,3 +62,30 @@ def test_parked_message_is_listed_then_replayed_into_its_service(make_settings: 
     again = runner.invoke(app, ["parked", "replay", "routing", "1", *data])
     assert again.exit_code == 1
     assert "routing-policy" not in runner.invoke(app, ["parked", "list", *data]).output
+
+
+def test_verify_reports_intact_stores_then_names_a_tampered_event(make_settings: Callable[..., Settings]) -> None:
+    settings = make_settings()
+    intake = Intake(settings, ManualClock(), MasterData.load(settings.master_data_dir))
+    receipt = intake.receive_complaint(
+        actor=Actor(id="u1", role=Role.FRONTLINE),
+        channel="web",
+        store_id="SH-001",
+        customer={"name": "x", "email": "x@example.com"},
+        description="价格多收了",
+    )
+    Sealer(intake, poll_seconds=1).seal_pending()
+    runner = CliRunner()
+    data = ["--data-dir", str(settings.data_dir)]
+
+    clean = runner.invoke(app, ["verify", *data])
+    assert clean.exit_code == 0, clean.output
+    assert "intake: 1 events in 1 streams, sealed to 1; 0 problem(s)" in clean.output
+
+    # When the complaint's stored bytes are edited behind the application's back
+    table = intake.side.events_table
+    intake.side.execute(f"UPDATE {table} SET state = replace(state, ?, ?)", ("价格".encode(), "质量".encode()))
+    intake.close()
+    tampered = runner.invoke(app, ["verify", "--case", str(receipt.case_id), *data])
+    assert tampered.exit_code == 1
+    assert f"first problem: altered at intake, stream {receipt.case_id} v1" in tampered.output
