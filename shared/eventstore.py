@@ -23,6 +23,7 @@ from eventsourcing.projection import EventSourcedProjection
 from pydantic import BaseModel, ConfigDict
 
 from shared.audit import chain
+from shared.audit.seal import LogChain
 from shared.clock import Clock
 from shared.contracts import CONTRACTS, Actor, Envelope, EventMessage, event_id_for
 from shared.errors import NotFound
@@ -159,6 +160,8 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         self.clock = clock
         super().__init__(env=settings.persistence_env(self.name))
         self.side = SideTables(self.recorder, self.name)
+        # From here on every save also seals its events into the log chain (shared.audit.sealing).
+        self.recorder.log_chain_table = LogChain(self.side).table  # type: ignore[attr-defined]
         self._saved_listeners: list[Callable[[], None]] = []
 
     def construct_mapper(self) -> Mapper[UUID]:

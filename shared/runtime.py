@@ -13,7 +13,6 @@ import structlog
 from fastapi import APIRouter, FastAPI, Request
 from fastapi.responses import JSONResponse
 
-from shared.audit.seal import Sealer
 from shared.audit.api import router as audit_router
 from shared.audit.auditor import Auditor
 from shared.bus import Bus, Consumer, Relay, Subscription, sleep_unless
@@ -81,11 +80,9 @@ async def work(services: list[Service], bus: Bus) -> None:
 
 
 async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) -> None:
-    """Seal at once; connect to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
+    """Connect to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
     relays = [Relay(service.app, bus) for service in services]
-    # Sealing needs no NATS: it starts at once and goes on while NATS is down.
-    poll = bus.settings.relay_poll_seconds
-    tasks = [asyncio.create_task(Sealer(service.app, poll).run(stop)) for service in services]
+    tasks: list[asyncio.Task[None]] = []
     try:
         if await bus.connect(stop):
             log.info("workers.started", services=[s.name for s in services])

@@ -66,12 +66,14 @@ class Settings(BaseSettings):
         env = {"SINGLE_ROW_TRACKING": "no", "CREATE_TABLE": "yes"}
         if self.postgres_url:
             env.update(postgres_env(self.postgres_url))
+            env["PROCESS_RECORDER_TOPIC"] = "shared.audit.sealing:SealedPostgresProcessRecorder"
             if self.postgres_schema:
                 env["POSTGRES_SCHEMA"] = self.postgres_schema
         else:
             self.data_dir.mkdir(parents=True, exist_ok=True)
             env.update(
                 PERSISTENCE_MODULE="eventsourcing.sqlite",
+                PROCESS_RECORDER_TOPIC="shared.audit.sealing:SealedSQLiteProcessRecorder",
                 SQLITE_DBNAME=str(self.data_dir / f"{service}.db"),
                 SQLITE_LOCK_TIMEOUT="30",
             )

@@ -11,6 +11,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from eventsourcing.persistence import Recorder
+from eventsourcing.postgres import PostgresDatastore
 
 
 Runner = Callable[[str, Sequence[Any]], list[dict[str, Any]]]
@@ -21,7 +22,7 @@ class SideTables:
 
     def __init__(self, recorder: Recorder, prefix: str) -> None:
         self.datastore = recorder.datastore  # type: ignore[attr-defined]
-        self.is_postgres = type(recorder).__module__ == "eventsourcing.postgres"
+        self.is_postgres = isinstance(self.datastore, PostgresDatastore)
         self.prefix = prefix
         schema = getattr(self.datastore, "schema", None) if self.is_postgres else None
         self._qualifier = f"{schema}." if schema else ""

@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 from jinja2 import Environment, PackageLoader, select_autoescape
 
 from shared.audit.bundle import BUNDLE_FORMAT, CHECKPOINT_FORMAT, verify_bundle
-from shared.audit.seal import LogChain, Sealer
+from shared.audit.seal import LogChain
 from shared.audit.signing import Signer, signature_problem
 from shared.audit.verify import Finding, Report, read_rows, verify_store
 from shared.clock import Clock
@@ -75,10 +75,9 @@ class Auditor:
 
     # --- checkpoints ----------------------------------------------------------------
     def checkpoint(self) -> dict[str, Any]:
-        """Seal what is pending, sign the head of every log chain, keep it in each store and export it."""
+        """Sign the head of every log chain, keep it in each store and export it."""
         heads = {}
         for name, app in self.apps.items():
-            Sealer(app, poll_seconds=1).seal_pending()
             notification_id, chain_hash = LogChain(app.side).head()
             heads[name] = {"notification_id": notification_id, "chain_hash": chain_hash}
         created = self.clock.now()

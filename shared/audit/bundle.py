@@ -6,7 +6,7 @@ from collections import defaultdict
 from typing import Any
 
 from shared.audit.signing import signature_problem
-from shared.audit.verify import ALTERED, REMOVED, UNSEALED, Finding, Row, check_stream
+from shared.audit.verify import ALTERED, INSERTED, REMOVED, Finding, Row, check_stream
 
 BUNDLE_FORMAT = "ombud.case-bundle.v1"
 CHECKPOINT_FORMAT = "ombud.checkpoint.v1"
@@ -43,7 +43,7 @@ def verify_bundle(bundle: dict[str, Any], trusted_key: bytes | None = None) -> d
             events += 1
             link = links.get(row.notification_id)
             if link is None:
-                findings.append(_at(service, UNSEALED, row, "no sealed link in the bundle"))
+                findings.append(_at(service, INSERTED, row, "no sealed link in the bundle"))
             elif (link["originator_id"], link["version"], link["event_hash"]) != (row.originator_id, row.version, row.digest):
                 findings.append(_at(service, ALTERED, row, "differs from the event that was sealed"))
             head = heads.get(service, {}).get("notification_id", 0)

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 from services.cli import app
 from services.intake.application import Intake
 from services.routing.application import Routing
-from shared.audit.seal import Sealer
 from shared.clock import ManualClock
 from shared.contracts import Actor
 from shared.masterdata import MasterData
@@ -74,7 +73,6 @@ def test_verify_reports_intact_stores_then_names_a_tampered_event(make_settings:
         customer={"name": "x", "email": "x@example.com"},
         description="价格多收了",
     )
-    Sealer(intake, poll_seconds=1).seal_pending()
     runner = CliRunner()
     data = ["--data-dir", str(settings.data_dir)]
 
