@@ -46,7 +46,7 @@ class LeanClient:
     async def get(self, url: str) -> Response:
         return await self.request("GET", url)
 
-    async def post(self, url: str, json: Any) -> Response:  # noqa: A002 - httpx's keyword
+    async def post(self, url: str, json: Any) -> Response:
         return await self.request("POST", url, _dumps(json))
 
     async def request(self, method: str, url: str, body: bytes | None = None) -> Response:

@@ -32,7 +32,6 @@ import platform
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -51,7 +50,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from bench.http11 import HTTPError, LeanClient  # noqa: E402 - after the path is set
+from bench.http11 import HTTPError, LeanClient
 
 LOCAL_HOSTS = {"127.0.0.1", "localhost", "::1"}
 NOT_YET = {None, "received"}  # any other status means triage has been applied (triaged or beyond)
@@ -561,7 +560,12 @@ async def http_phases(args: argparse.Namespace, url: str, report: dict[str, Any]
         flush=True,
     )
     lt = await latency(
-        url, args.rate, args.latency_seconds, args.pollers, args.poll_interval, args.case_timeout,
+        url,
+        args.rate,
+        args.latency_seconds,
+        args.pollers,
+        args.poll_interval,
+        args.case_timeout,
         first=10_000_000,
     )
     achieved = lt.accepted / lt.send_seconds if lt.send_seconds else 0.0

@@ -23,12 +23,12 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
-from shared.audit.verify import verify_store  # noqa: E402
-from shared.clock import ManualClock  # noqa: E402
-from shared.contracts import Actor  # noqa: E402
-from shared.eventstore import CaseAggregate, EventContext, ServiceApplication  # noqa: E402
-from shared.settings import Settings  # noqa: E402
-from shared.vocabulary import Role  # noqa: E402
+from shared.audit.verify import verify_store
+from shared.clock import ManualClock
+from shared.contracts import Actor
+from shared.eventstore import CaseAggregate, EventContext, ServiceApplication
+from shared.settings import Settings
+from shared.vocabulary import Role
 
 STREAM = 5
 
@@ -60,7 +60,9 @@ def record(app: Bench, total: int) -> float:
     started = time.perf_counter()
     batch: list[Ledger] = []
     for _ in range(total // STREAM):
-        ctx = EventContext(case_id=uuid.uuid4(), actor=actor, service="bench", recorded_at=clock.now(), correlation_id=uuid.uuid4())
+        ctx = EventContext(
+            case_id=uuid.uuid4(), actor=actor, service="bench", recorded_at=clock.now(), correlation_id=uuid.uuid4()
+        )
         ledger = Ledger._start(Ledger.Opened, ctx.case_id, ctx, note=note)
         for _ in range(STREAM - 1):
             ledger._record(Ledger.Noted, ctx, note=note)
@@ -108,7 +110,9 @@ def main() -> int:
             store = "postgresql" if args.postgres_url else "sqlite"
             print(f"raw read {count} rows in {read_s:.2f} s = {raw_rate:,.0f} events/s ({store})")
             print(f"verify   {report.events} events in {report.seconds:.2f} s = {verify_rate:,.0f} events/s, clean")
-            print(f"verify ÷ raw read = {verify_rate / raw_rate:.2f}   (Python {platform.python_version()}, {platform.machine()})")
+            print(
+                f"verify ÷ raw read = {verify_rate / raw_rate:.2f}   (Python {platform.python_version()}, {platform.machine()})"
+            )
         finally:
             app.close()
             if schema:

@@ -81,7 +81,9 @@ def work(services: Annotated[list[str], typer.Argument(help="the services whose 
 @app.command()
 def verify(
     case: Annotated[str | None, typer.Option(help="only this case's events")] = None,
-    bundle: Annotated[Path | None, typer.Option(help="check an exported case bundle offline, without the database")] = None,
+    bundle: Annotated[
+        Path | None, typer.Option(help="check an exported case bundle offline, without the database")
+    ] = None,
     public_key: Annotated[Path | None, typer.Option(help="PEM public key the bundle must be signed with")] = None,
     data_dir: Annotated[Path | None, typer.Option()] = None,
     postgres_url: Annotated[str | None, typer.Option()] = None,

@@ -18,8 +18,8 @@ from uuid import UUID, uuid4, uuid5
 from eventsourcing.application import ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent, Tracking
-from eventsourcing.utils import get_topic
 from eventsourcing.projection import EventSourcedProjection
+from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict
 
 from shared.audit import chain

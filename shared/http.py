@@ -14,7 +14,7 @@ from fastapi.responses import JSONResponse
 
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound, Unauthenticated
-from shared.vocabulary import Role  # noqa: TC001 - FastAPI reads the annotation at runtime
+from shared.vocabulary import Role
 
 _QUOTED = re.compile(r"'([^']*)'")
 

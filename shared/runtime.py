@@ -17,8 +17,8 @@ from shared.audit.api import router as audit_router
 from shared.audit.auditor import Auditor
 from shared.bus import Bus, Consumer, Relay, Subscription, sleep_unless
 from shared.eventstore import ServiceApplication
-from shared.logs import safe_error
 from shared.http import BodyLimit, CorrelationId, install_error_handlers
+from shared.logs import safe_error
 from shared.parked import ParkedStore
 from shared.settings import Settings
 

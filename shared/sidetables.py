@@ -13,7 +13,6 @@ from typing import Any
 from eventsourcing.persistence import Recorder
 from eventsourcing.postgres import PostgresDatastore
 
-
 Runner = Callable[[str, Sequence[Any]], list[dict[str, Any]]]
 
 
@@ -90,6 +89,7 @@ class SideTables:
         sql = f"SELECT 1 AS done FROM {self.tracking_table} WHERE application_name = ? AND notification_id = ?"
         params = (upstream, notification_id)
         return bool(run(sql, params) if run else self.query(sql, params))
+
 
 def _as_dict(row: Any, description: Any) -> dict[str, Any]:
     if isinstance(row, dict):

@@ -58,14 +58,17 @@ class Auditor:
                 checkpoint_head=head,
             )
             if latest is not None and head is None:
-                report.findings.insert(0, Finding(name, "altered", None, None, None, "stored checkpoint's signature fails"))
+                report.findings.insert(
+                    0, Finding(name, "altered", None, None, None, "stored checkpoint's signature fails")
+                )
             reports.append(report)
         return reports
 
     def count_events(self) -> int:
         """How many events the stores hold (for a progress bar's total)."""
         return sum(
-            int(app.side.query(f"SELECT COUNT(*) AS n FROM {app.side.events_table}")[0]["n"]) for app in self.apps.values()
+            int(app.side.query(f"SELECT COUNT(*) AS n FROM {app.side.events_table}")[0]["n"])
+            for app in self.apps.values()
         )
 
     @staticmethod
@@ -84,7 +87,9 @@ class Auditor:
         doc = self.signer.sign({"format": CHECKPOINT_FORMAT, "created_at": created.isoformat(), "heads": heads})
         text = json.dumps(doc, ensure_ascii=False, sort_keys=True)
         for name, app in self.apps.items():
-            app.side.execute(f"INSERT INTO {self.tables[name]} (created_at, doc) VALUES (?, ?)", (doc["created_at"], text))
+            app.side.execute(
+                f"INSERT INTO {self.tables[name]} (created_at, doc) VALUES (?, ?)", (doc["created_at"], text)
+            )
         self.export_dir.mkdir(parents=True, exist_ok=True)
         (self.export_dir / f"checkpoint-{created.strftime('%Y%m%dT%H%M%S%fZ')}.json").write_text(text + "\n")
         return doc

@@ -44,7 +44,11 @@ def verify_bundle(bundle: dict[str, Any], trusted_key: bytes | None = None) -> d
             link = links.get(row.notification_id)
             if link is None:
                 findings.append(_at(service, INSERTED, row, "no sealed link in the bundle"))
-            elif (link["originator_id"], link["version"], link["event_hash"]) != (row.originator_id, row.version, row.digest):
+            elif (link["originator_id"], link["version"], link["event_hash"]) != (
+                row.originator_id,
+                row.version,
+                row.digest,
+            ):
                 findings.append(_at(service, ALTERED, row, "differs from the event that was sealed"))
             head = heads.get(service, {}).get("notification_id", 0)
             covered += row.notification_id <= head
@@ -54,7 +58,9 @@ def verify_bundle(bundle: dict[str, Any], trusted_key: bytes | None = None) -> d
         for nid in sorted(extra):
             link = links[nid]
             findings.append(
-                Finding(service, REMOVED, link["originator_id"], link["version"], nid, "sealed, but cut from the bundle")
+                Finding(
+                    service, REMOVED, link["originator_id"], link["version"], nid, "sealed, but cut from the bundle"
+                )
             )
     return _result(findings, events, covered)
 

@@ -155,7 +155,9 @@ def check_log(
         if event is None:
             findings.append(Finding(service, REMOVED, oid, version, nid, "sealed event is gone"))
         elif event[0] != event_hash:
-            findings.append(Finding(service, ALTERED, _oid(event[1]), event[2], nid, "differs from the event that was sealed"))
+            findings.append(
+                Finding(service, ALTERED, _oid(event[1]), event[2], nid, "differs from the event that was sealed")
+            )
     # Every save seals its events in its own transaction: an event without a link was slipped in.
     for nid, (_, oid, version) in unsealed.items():
         findings.append(Finding(service, INSERTED, _oid(oid), version, nid, "not in the sealed log chain"))
@@ -235,7 +237,9 @@ def verify_store(
         oid = _oid(raw[0][1])
         report.streams += 1
         if not _intact(oid, raw, claimed):
-            report.findings.extend(check_stream(service, [Row.stored(r[0], oid, r[2], r[3], _bytes(r[4])) for r in raw]))
+            report.findings.extend(
+                check_stream(service, [Row.stored(r[0], oid, r[2], r[3], _bytes(r[4])) for r in raw])
+            )
 
     stream: list[tuple[Any, ...]] = []
     for rows in side.stream(*_select(side, originator_ids)):

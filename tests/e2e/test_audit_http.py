@@ -71,7 +71,11 @@ def test_tampering_in_the_database_is_named_by_the_api(client: TestClient, case_
     side.execute(f"UPDATE {side.events_table} SET state = ?", (bytes(row["state"]).replace(b"general", b"urgent!"),))
     report = client.get("/api/audit/verify", headers=AUDITOR).json()
     assert not report["ok"]
-    assert (report["first"]["service"], report["first"]["kind"], report["first"]["version"]) == ("routing", "altered", 1)
+    assert (report["first"]["service"], report["first"]["kind"], report["first"]["version"]) == (
+        "routing",
+        "altered",
+        1,
+    )
 
 
 def test_signed_bundle_verifies_offline_and_a_changed_byte_is_located(

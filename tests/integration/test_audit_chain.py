@@ -87,7 +87,12 @@ def test_a_changed_payload_byte_is_located(app: Ledgers) -> None:
     # When one byte of version 2's note changes in the database
     [row] = sql(app, "SELECT state FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, oid))
     forged = bytes(row["state"]).replace(b'"n2"', b'"N2"')
-    sql(app, "UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = 2", forged, stored_id(app, oid))
+    sql(
+        app,
+        "UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = 2",
+        forged,
+        stored_id(app, oid),
+    )
     # Then verify names that event
     assert locations(verify(app))[0] == (ALTERED, 2)
     assert verify(app).findings[0].originator_id == str(oid)
@@ -96,11 +101,18 @@ def test_a_changed_payload_byte_is_located(app: Ledgers) -> None:
 def test_a_consistently_rehashed_forgery_is_caught_by_the_sealed_log(app: Ledgers) -> None:
     oid = stream_of(app, 3)
     # When the forger recomputes version 3's own hash after changing it
-    [row] = sql(app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 3", stored_id(app, oid))
+    [row] = sql(
+        app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 3", stored_id(app, oid)
+    )
     body, prev, _ = chain.split(bytes(row["state"]))
     body = body.replace(b'"n3"', b'"paid"')
     forged = chain.seal(body, prev, chain.event_hash(row["topic"], str(oid), 3, prev, body))
-    sql(app, "UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = 3", forged, stored_id(app, oid))
+    sql(
+        app,
+        "UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = 3",
+        forged,
+        stored_id(app, oid),
+    )
     # Then the stream looks intact, but the log chain remembers the sealed hash
     report = verify(app)
     assert locations(report) == [(ALTERED, 3)]
@@ -128,7 +140,9 @@ def test_a_deleted_whole_stream_is_caught_by_the_log_chain(app: Ledgers) -> None
 def test_a_forged_inserted_event_is_located(app: Ledgers) -> None:
     oid = stream_of(app, 2)
     # When a forged version 3 is inserted, hashed like a real one
-    [row] = sql(app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, oid))
+    [row] = sql(
+        app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, oid)
+    )
     body, _, head = chain.split(bytes(row["state"]))
     body = body.replace(b'"n2"', b'"refund approved"')
     forged = chain.seal(body, head, chain.event_hash(row["topic"], str(oid), 3, head, body))
@@ -143,7 +157,9 @@ def test_a_forged_event_inside_the_sealed_range_is_inserted(app: Ledgers) -> Non
     oid = stream_of(app, 2)
     stream_of(app, 1)
     # When an event is slipped in under a notification id below the sealed head
-    [row] = sql(app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 1", stored_id(app, oid))
+    [row] = sql(
+        app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 1", stored_id(app, oid)
+    )
     nid = app.side.notification_id_column
     sql(app, "DELETE FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, oid))
     body, _, head = chain.split(bytes(row["state"]))
