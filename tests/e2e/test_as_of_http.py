@@ -2,28 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-import pytest
 from fastapi.testclient import TestClient
 
-from services.system import SERVICES, build_http
-from shared.settings import Settings
 from tests.support import complaint_body, wait_until
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings], nats_url: str, stream_name: str) -> Settings:
-    return make_settings(nats_url=nats_url, stream_name=stream_name)
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(build_http(SERVICES, settings)) as c:
-        wait_until(lambda: c.get("/health").status_code == 200, timeout=10)
-        yield c
 
 
 def test_case_and_timeline_as_of_an_instant(client: TestClient) -> None:
@@ -54,7 +38,7 @@ def test_case_and_timeline_as_of_an_instant(client: TestClient) -> None:
 def test_before_the_case_existed_is_404_and_a_time_without_timezone_is_422(client: TestClient) -> None:
     case_id = client.post("/api/complaints", json=complaint_body()).json()["case_id"]
     wait_until(lambda: client.get(f"/api/cases/{case_id}").status_code == 200, timeout=5)
-    before = (datetime.now(timezone.utc) - timedelta(hours=1)).isoformat()
+    before = (datetime.now(UTC) - timedelta(hours=1)).isoformat()
     for path in (f"/api/cases/{case_id}", f"/api/cases/{case_id}/timeline"):
         assert client.get(path, params={"as_of": before}).status_code == 404
         naive = client.get(path, params={"as_of": "2026-11-25T10:00:00"})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -11,23 +10,10 @@ from fastapi.testclient import TestClient
 from typer.testing import CliRunner
 
 from services.cli import app as cli
-from services.system import SERVICES, build_http
-from shared.settings import Settings
+from services.system import SERVICES
 from tests.support import complaint_body, wait_until
 
 AUDITOR = {"X-Ombud-User": "AUD-1", "X-Ombud-Role": "auditor"}
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings], nats_url: str, stream_name: str) -> Settings:
-    return make_settings(nats_url=nats_url, stream_name=stream_name)
-
-
-@pytest.fixture
-def client(settings: Settings) -> Iterator[TestClient]:
-    with TestClient(build_http(SERVICES, settings)) as c:
-        wait_until(lambda: c.get("/health").status_code == 200, timeout=10)
-        yield c
 
 
 @pytest.fixture
