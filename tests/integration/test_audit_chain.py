@@ -69,6 +69,32 @@ def sql(app: Ledgers, statement: str, *params: Any) -> list[dict[str, Any]]:
     return app.side.execute(statement.replace("EVENTS", app.side.events_table), params)
 
 
+def stored(app: Ledgers, oid: UUID, version: int) -> tuple[str, bytes]:
+    """(topic, state bytes) of one stored event, read with SQL."""
+    [row] = sql(
+        app,
+        "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = ?",
+        stored_id(app, oid),
+        version,
+    )
+    return row["topic"], bytes(row["state"])
+
+
+def overwrite(app: Ledgers, oid: UUID, version: int, state: bytes) -> None:
+    sql(
+        app,
+        "UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = ?",
+        state,
+        stored_id(app, oid),
+        version,
+    )
+
+
+def forge(topic: str, oid: UUID, version: int, prev: str, body: bytes) -> bytes:
+    """What a forger who knows the algorithm writes: a state whose own hash and link recompute."""
+    return chain.seal(body, prev, chain.event_hash(topic, str(oid), version, prev, body))
+
+
 def locations(report: Report) -> list[tuple[str, int | None]]:
     return [(f.kind, f.version) for f in report.findings]
 
@@ -85,14 +111,8 @@ def test_an_untouched_store_verifies_clean(app: Ledgers) -> None:
 def test_a_changed_payload_byte_is_located(app: Ledgers) -> None:
     oid = stream_of(app, 3)
     # When one byte of version 2's note changes in the database
-    [row] = sql(app, "SELECT state FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, oid))
-    forged = bytes(row["state"]).replace(b'"n2"', b'"N2"')
-    sql(
-        app,
-        "UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = 2",
-        forged,
-        stored_id(app, oid),
-    )
+    _, state = stored(app, oid, 2)
+    overwrite(app, oid, 2, state.replace(b'"n2"', b'"N2"'))
     # Then verify names that event
     assert locations(verify(app))[0] == (ALTERED, 2)
     assert verify(app).findings[0].originator_id == str(oid)
@@ -101,18 +121,9 @@ def test_a_changed_payload_byte_is_located(app: Ledgers) -> None:
 def test_a_consistently_rehashed_forgery_is_caught_by_the_sealed_log(app: Ledgers) -> None:
     oid = stream_of(app, 3)
     # When the forger recomputes version 3's own hash after changing it
-    [row] = sql(
-        app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 3", stored_id(app, oid)
-    )
-    body, prev, _ = chain.split(bytes(row["state"]))
-    body = body.replace(b'"n3"', b'"paid"')
-    forged = chain.seal(body, prev, chain.event_hash(row["topic"], str(oid), 3, prev, body))
-    sql(
-        app,
-        "UPDATE EVENTS SET state = ? WHERE originator_id = ? AND originator_version = 3",
-        forged,
-        stored_id(app, oid),
-    )
+    topic, state = stored(app, oid, 3)
+    body, prev, _ = chain.split(state)
+    overwrite(app, oid, 3, forge(topic, oid, 3, prev, body.replace(b'"n3"', b'"paid"')))
     # Then the stream looks intact, but the log chain remembers the sealed hash
     report = verify(app)
     assert locations(report) == [(ALTERED, 3)]
@@ -140,38 +151,27 @@ def test_a_deleted_whole_stream_is_caught_by_the_log_chain(app: Ledgers) -> None
 def test_a_forged_inserted_event_is_located(app: Ledgers) -> None:
     oid = stream_of(app, 2)
     # When a forged version 3 is inserted, hashed like a real one
-    [row] = sql(
-        app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, oid)
-    )
-    body, _, head = chain.split(bytes(row["state"]))
-    body = body.replace(b'"n2"', b'"refund approved"')
-    forged = chain.seal(body, head, chain.event_hash(row["topic"], str(oid), 3, head, body))
+    topic, state = stored(app, oid, 2)
+    body, _, head = chain.split(state)
+    forged = forge(topic, oid, 3, head, body.replace(b'"n2"', b'"refund approved"'))
     columns = "originator_id, originator_version, topic, state"
-    sql(app, f"INSERT INTO EVENTS ({columns}) VALUES (?, 3, ?, ?)", stored_id(app, oid), row["topic"], forged)
+    sql(app, f"INSERT INTO EVENTS ({columns}) VALUES (?, 3, ?, ?)", stored_id(app, oid), topic, forged)
     # Then it is named: it was never sealed into the log
     report = verify(app)
     assert [(f.kind, f.version) for f in report.findings] == [(INSERTED, 3)]
 
 
-def test_a_forged_event_inside_the_sealed_range_is_inserted(app: Ledgers) -> None:
+def test_a_forged_event_under_a_sealed_notification_id_is_located(app: Ledgers) -> None:
     oid = stream_of(app, 2)
     stream_of(app, 1)
-    # When an event is slipped in under a notification id below the sealed head
-    [row] = sql(
-        app, "SELECT topic, state FROM EVENTS WHERE originator_id = ? AND originator_version = 1", stored_id(app, oid)
-    )
-    nid = app.side.notification_id_column
+    # When version 2 is replaced by a forgery under its own notification id, hashed like a real one
+    topic, state = stored(app, oid, 1)
+    body, _, head = chain.split(state)
     sql(app, "DELETE FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, oid))
-    body, _, head = chain.split(bytes(row["state"]))
-    forged = chain.seal(body, head, chain.event_hash(row["topic"], str(oid), 2, head, body))
-    sql(
-        app,
-        f"INSERT INTO EVENTS ({nid}, originator_id, originator_version, topic, state) VALUES (2, ?, 2, ?, ?)",
-        stored_id(app, oid),
-        row["topic"],
-        forged,
-    )
-    # Then the log chain names it as altered (a different event under a sealed id)
+    columns = f"{app.side.notification_id_column}, originator_id, originator_version, topic, state"
+    forged = forge(topic, oid, 2, head, body)
+    sql(app, f"INSERT INTO EVENTS ({columns}) VALUES (2, ?, 2, ?, ?)", stored_id(app, oid), topic, forged)
+    # Then the log chain names it: a different event under a sealed id
     assert locations(verify(app)) == [(ALTERED, 2)]
 
 
