@@ -74,21 +74,15 @@ def install_error_handlers(app: FastAPI) -> None:
             problem["allowed"] = exc.allowed
         return JSONResponse(status_code=422, content={"detail": [problem]})
 
-    @app.exception_handler(InvalidTransition)
-    async def _conflict(_: Request, exc: InvalidTransition) -> JSONResponse:
-        return JSONResponse(status_code=409, content={"detail": str(exc)})
+    for error, status in ((InvalidTransition, 409), (NotFound, 404), (Unauthenticated, 401), (Forbidden, 403)):
+        app.add_exception_handler(error, _plain(status))
 
-    @app.exception_handler(NotFound)
-    async def _not_found(_: Request, exc: NotFound) -> JSONResponse:
-        return JSONResponse(status_code=404, content={"detail": str(exc)})
 
-    @app.exception_handler(Unauthenticated)
-    async def _unauthenticated(_: Request, exc: Unauthenticated) -> JSONResponse:
-        return JSONResponse(status_code=401, content={"detail": str(exc)})
+def _plain(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(_: Request, exc: Exception) -> JSONResponse:
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
 
-    @app.exception_handler(Forbidden)
-    async def _forbidden(_: Request, exc: Forbidden) -> JSONResponse:
-        return JSONResponse(status_code=403, content={"detail": str(exc)})
+    return handler
 
 
 class CorrelationId:

@@ -31,6 +31,14 @@ def new_links(previous: str, ids: Sequence[int], stored_events: Sequence[StoredE
     return rows
 
 
+def _append(cursor: Any, table: str, placeholder: str, ids: Sequence[int], events: Sequence[StoredEvent]) -> None:
+    cursor.execute(f"SELECT chain_hash FROM {table} ORDER BY notification_id DESC LIMIT 1")
+    head = cursor.fetchone()
+    previous = (head["chain_hash"] if isinstance(head, dict) else head[0]) if head else chain.GENESIS
+    marks = ", ".join([placeholder] * 5)
+    cursor.executemany(f"INSERT INTO {table} VALUES ({marks})", new_links(previous, ids, events))
+
+
 class SealedSQLiteProcessRecorder(SQLiteProcessRecorder):
     """SQLite process recorder that seals the log chain in the insert's transaction."""
 
@@ -39,12 +47,7 @@ class SealedSQLiteProcessRecorder(SQLiteProcessRecorder):
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
         ids = super()._insert_events(c, stored_events, **kwargs)
         if self.log_chain_table and ids:
-            c.execute(f"SELECT chain_hash FROM {self.log_chain_table} ORDER BY notification_id DESC LIMIT 1")
-            head = c.fetchone()
-            c.executemany(
-                f"INSERT INTO {self.log_chain_table} VALUES (?, ?, ?, ?, ?)",
-                new_links(head[0] if head else chain.GENESIS, ids, stored_events),
-            )
+            _append(c, self.log_chain_table, "?", ids, stored_events)
         return ids
 
 
@@ -58,10 +61,5 @@ class SealedPostgresProcessRecorder(PostgresProcessRecorder):
     ) -> Sequence[int] | None:
         ids = super()._fetch_ids_after_insert_events(curs, stored_events, **kwargs)
         if self.log_chain_table and ids:
-            curs.execute(f"SELECT chain_hash FROM {self.log_chain_table} ORDER BY notification_id DESC LIMIT 1")
-            head = curs.fetchone()
-            curs.executemany(
-                f"INSERT INTO {self.log_chain_table} VALUES (%s, %s, %s, %s, %s)",
-                new_links(head["chain_hash"] if head else chain.GENESIS, ids, stored_events),
-            )
+            _append(curs, self.log_chain_table, "%s", ids, stored_events)
         return ids
