@@ -9,6 +9,8 @@ from uuid import UUID, uuid4
 import pytest
 
 from shared.audit import chain
+from shared.audit.auditor import Auditor
+from shared.audit.seal import LogChain
 from shared.audit.verify import ALTERED, INSERTED, REMOVED, REORDERED, Report, verify_store
 from shared.clock import ManualClock
 from shared.eventstore import CaseAggregate, EventContext, ServiceApplication
@@ -193,3 +195,47 @@ def test_a_case_is_verified_on_its_own(app: Ledgers) -> None:
     sql(app, "DELETE FROM EVENTS WHERE originator_id = ? AND originator_version = 2", stored_id(app, other))
     assert verify(app, originator_ids=[oid]).ok
     assert not verify(app, originator_ids=[other]).ok
+
+
+def test_a_rewritten_log_chain_is_caught_by_the_signed_checkpoint(
+    app: Ledgers, make_settings: Callable[..., Settings]
+) -> None:
+    oid = stream_of(app, 3)
+    auditor = Auditor({app.name: app}, make_settings(), app.clock)
+    checkpoint = auditor.checkpoint()
+    assert checkpoint["heads"]["ledgers"]["notification_id"] == 3
+    # When a forger rewrites version 2 and then the whole log chain, consistently
+    topic, state = stored(app, oid, 2)
+    body, prev, _ = chain.split(state)
+    overwrite(app, oid, 2, forge(topic, oid, 2, prev, body.replace(b'"n2"', b'"paid"')))
+    _, state3 = stored(app, oid, 3)
+    body3, _, _ = chain.split(state3)
+    overwrite(app, oid, 3, forge(topic, oid, 3, chain.split(stored(app, oid, 2)[1])[2], body3))
+    table, previous = LogChain(app.side).table, chain.GENESIS
+    for link in LogChain(app.side).links():
+        digest = chain.split(stored(app, oid, link.version)[1])[2]
+        previous = chain.log_link(previous, link.notification_id, link.originator_id, link.version, digest)
+        app.side.execute(
+            f"UPDATE {table} SET event_hash = ?, chain_hash = ? WHERE notification_id = ?",
+            (digest, previous, link.notification_id),
+        )
+    # Then only the signed checkpoint still tells
+    [report] = auditor.verify()
+    assert [(f.kind, f.notification_id) for f in report.findings] == [(ALTERED, 3)]
+    assert "signed checkpoint" in report.findings[0].detail
+
+
+def test_a_stored_checkpoint_with_a_broken_signature_is_reported(
+    app: Ledgers, make_settings: Callable[..., Settings]
+) -> None:
+    stream_of(app, 1)
+    auditor = Auditor({app.name: app}, make_settings(), app.clock)
+    auditor.checkpoint()
+    table = auditor.tables[app.name]
+    [row] = app.side.query(f"SELECT id, doc FROM {table}")
+    app.side.execute(
+        f"UPDATE {table} SET doc = ? WHERE id = ?",
+        (row["doc"].replace('"notification_id": 1', '"notification_id": 0'), row["id"]),
+    )
+    [report] = auditor.verify()
+    assert "signature" in report.findings[0].detail
