@@ -45,6 +45,8 @@ from typing import Any
 from urllib.parse import urlparse
 
 import httpx
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 
 REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
@@ -129,28 +131,36 @@ def substrate(count: int, postgres_url: str | None) -> dict[str, Any]:
     customer = {"name": "顾客", "phone": "13800000000"}
     description = complaint_body(0)["description"]
     try:
-        # Raw: build the stored events first (not timed), then append one per call.
+        # Raw: build the stored events first (not timed), then append one per call with eventsourcing's
+        # own recorder (no sealing, no group commit): the substrate everything else is compared with.
         settings = settings_for("raw")
         intake = Intake(settings, SystemClock(), MasterData.load(settings.master_data_dir))
         key = settings.blind_index_key.get_secret_value().encode()
+        contact_id = customer_id_for(normalise_contact(customer["phone"], None), key)
         stored = []
         for i in range(count):
             ctx = intake.context(uuid.uuid4(), actor)
             complaint = Complaint.receive(
                 ctx,
                 assign_number=lambda i=i: case_number("20260101", i + 1),
+                seal=intake.keys.sealer(contact_id, ctx.case_id),
                 channel="phone",
                 store_id="SH-001",
-                customer_id=customer_id_for(normalise_contact(customer["phone"], None), key),
+                customer_id=contact_id,
                 customer=customer,
                 description=description,
                 amount_paid=Decimal("3980.00"),
             )
-            stored += [intake.mapper.to_stored_event(e) for e in complaint.collect_events()]
+            events = complaint.collect_events()
+            intake._link(events)  # as a save would, so the stored bytes are the real ones
+            stored += [intake.mapper.to_stored_event(e) for e in events]
+        factory = InfrastructureFactory.construct(Environment("raw", settings.persistence_env("raw")))
+        recorder = factory.application_recorder()
         started = time.perf_counter()
         for event in stored:
-            intake.recorder.insert_events([event])
+            recorder.insert_events([event])
         raw_seconds = time.perf_counter() - started
+        factory.close()
         intake.close()
 
         # Application: the command as the HTTP handler calls it (number, aggregate, save).

@@ -142,3 +142,18 @@ class AcknowledgementPrepared(Contract):
     case_number: str
     language: str
     template: str
+
+
+class ContactDetailsRead(Contract):
+    """Someone (the envelope's actor) was shown a case's customer contact details; ``fields`` names them."""
+
+    producer: ClassVar[str] = "intake"
+    fields: list[str]
+
+
+class CustomerErased(Contract):
+    """The personal data of the case's customer was erased (their data keys destroyed); the case itself stays."""
+
+    producer: ClassVar[str] = "intake"
+    customer_id: UUID
+    approved_by: Actor

@@ -13,9 +13,13 @@ group commit the event loop stays free of blocking I/O and the hop is shared.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Sequence
 from typing import Any
 
 from eventsourcing.application import Application
+
+
+Writes = Sequence[tuple[str, Sequence[Any]]]
 
 
 class GroupCommit:
@@ -23,13 +27,14 @@ class GroupCommit:
 
     def __init__(self, app: Application) -> None:
         self.app = app
-        self._waiting: list[tuple[tuple[Any, ...], asyncio.Future[None]]] = []
+        self._waiting: list[tuple[tuple[Any, ...], Writes, asyncio.Future[None]]] = []
         self._flushing = False
 
-    async def save(self, *aggregates: Any) -> None:
-        """Save ``aggregates`` atomically, sharing the transaction with other waiting commands."""
+    async def save(self, *aggregates: Any, side_writes: Writes = ()) -> None:
+        """Save ``aggregates`` atomically (with ``side_writes``, see ``shared.audit.sealing``), sharing
+        the transaction with other waiting commands."""
         future = asyncio.get_running_loop().create_future()
-        self._waiting.append((aggregates, future))
+        self._waiting.append((aggregates, side_writes, future))
         if not self._flushing:
             self._flushing = True
             asyncio.get_running_loop().create_task(self._flush())
@@ -40,10 +45,10 @@ class GroupCommit:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    errors = await asyncio.to_thread(self._save, [aggregates for aggregates, _ in batch])
+                    errors = await asyncio.to_thread(self._save, [(aggregates, writes) for aggregates, writes, _ in batch])
                 except BaseException as error:  # noqa: BLE001 - cancelled mid-save: every waiter learns
                     errors = [error] * len(batch)
-                for (_, future), error in zip(batch, errors, strict=True):
+                for (_, _, future), error in zip(batch, errors, strict=True):
                     if future.done():
                         continue
                     if error is None:
@@ -53,19 +58,22 @@ class GroupCommit:
         finally:
             self._flushing = False
 
-    def _save(self, groups: list[tuple[Any, ...]]) -> list[BaseException | None]:
+    def _save(self, groups: list[tuple[tuple[Any, ...], Writes]]) -> list[BaseException | None]:
         # Take each group's pending events first: a failed save must not lose them for the retry.
-        events = [[event for aggregate in group for event in aggregate.collect_events()] for group in groups]
+        events = [[event for aggregate in group for event in aggregate.collect_events()] for group, _ in groups]
         try:
-            self.app.save(*(event for group in events for event in group))
+            self.app.save(
+                *(event for group in events for event in group),
+                side_writes=[write for _, writes in groups for write in writes],
+            )
             return [None] * len(groups)
         except Exception as error:  # noqa: BLE001 - find whose save is refused, one group at a time
             if len(groups) == 1:
                 return [error]
         errors: list[BaseException | None] = []
-        for group in events:
+        for group, (_, writes) in zip(events, groups, strict=True):
             try:
-                self.app.save(*group)
+                self.app.save(*group, side_writes=writes)
                 errors.append(None)
             except Exception as error:  # noqa: BLE001 - handed to that group's caller
                 errors.append(error)

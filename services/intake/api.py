@@ -1,4 +1,5 @@
-"""Intake's HTTP API: file a complaint; list the stores complaints can be about."""
+"""Intake's HTTP API: file a complaint and read it back; read a customer's contact (audited); erase a
+customer's personal data; list the stores complaints can be about."""
 
 from __future__ import annotations
 
@@ -12,22 +13,22 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from services.intake.application import Intake
 from shared.contracts import Actor
-from shared.http import service_part
+from shared.http import RequestActor, service_part
 from shared.vocabulary import Channel, Role
-
 
 IntakeApp = Annotated[Intake, Depends(service_part("intake"))]
 router = APIRouter(prefix="/api", tags=["intake"])
 
 
 class CustomerIn(BaseModel):
-    """How to reach the customer: a name and a phone number or an e-mail address."""
+    """How to reach the customer: a name and a phone number or an e-mail address, optionally an address."""
 
     model_config = ConfigDict(extra="forbid")
 
     name: str = Field(min_length=1, max_length=100)
     phone: str | None = Field(default=None, max_length=32)
     email: str | None = Field(default=None, max_length=254)
+    address: str | None = Field(default=None, max_length=300)
 
     @model_validator(mode="after")
     def _needs_contact(self) -> CustomerIn:
@@ -106,6 +107,109 @@ async def receive_complaint(
     )
     response.headers["Location"] = f"/api/cases/{receipt.case_id}"
     return ComplaintCreated(case_id=receipt.case_id, case_number=receipt.case_number)
+
+
+class ComplaintPublic(BaseModel):
+    """A complaint as intake recorded it, for staff: no contact details, the description masked."""
+
+    case_id: UUID
+    case_number: str
+    channel: str
+    store_id: str
+    customer_id: UUID
+    description: str
+    demand: str | None
+    order_id: str | None
+    sku: str | None
+    batch: str | None
+    amount_paid: str | None
+    language: str
+    received_at: datetime
+    customer_erased: bool
+
+
+@router.get("/complaints/{case_id}", response_model=ComplaintPublic)
+def get_complaint(case_id: UUID, intake: IntakeApp) -> Any:
+    """The complaint as received, without the customer's contact; ``customer_erased`` once they were erased."""
+    complaint = intake.get_complaint(case_id)
+    return ComplaintPublic(
+        case_id=complaint.id,
+        case_number=complaint.case_number,
+        channel=complaint.channel,
+        store_id=complaint.store_id,
+        customer_id=complaint.customer_id,
+        description=complaint.description,
+        demand=complaint.demand,
+        order_id=complaint.order_id,
+        sku=complaint.sku,
+        batch=complaint.batch,
+        amount_paid=str(complaint.amount_paid) if complaint.amount_paid is not None else None,
+        language=complaint.language,
+        received_at=complaint.created_on,
+        customer_erased=intake.customer_erased(complaint),
+    )
+
+
+@router.get("/complaints/{case_id}/contact")
+def read_contact(case_id: UUID, intake: IntakeApp, actor: RequestActor, request: Request, response: Response) -> Any:
+    """The customer's contact details and original description. Each read is recorded on the case
+    (``ContactDetailsRead``: who, when). After erasure: ``{"erased": true}``."""
+    details = intake.read_contact(case_id, actor=actor, correlation_id=UUID(request.state.correlation_id))
+    response.headers["Cache-Control"] = "no-store"
+    if details.erased:
+        return {"erased": True}
+    return {
+        "erased": False,
+        "name": details.name,
+        "phone": details.phone,
+        "email": details.email,
+        "address": details.address,
+        "description": details.description,
+    }
+
+
+class Approver(BaseModel):
+    """The member of staff who approved the erasure (legal, hq or admin; not the requester)."""
+
+    id: str = Field(min_length=1, max_length=64)
+    role: Role
+    store: str | None = None
+
+
+class ErasureCreate(BaseModel):
+    """An approved request to erase a customer's personal data."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=2_000, pattern=r"\S")
+    approver: Approver
+
+
+class ErasureDone(BaseModel):
+    customer_id: UUID
+    keys_destroyed: int
+    case_ids: list[UUID]
+
+
+@router.post("/customers/{customer_id}/erasure", status_code=201, response_model=ErasureDone)
+def erase_customer(
+    customer_id: UUID, body: ErasureCreate, intake: IntakeApp, actor: RequestActor, request: Request
+) -> Any:
+    """Erase a customer's personal data (their data keys are destroyed); their cases and statistics stay.
+
+    401 without the acting user, 404 for a customer with no data, 403 if the approver's role may not
+    approve, 409 if requester and approver are one person or the customer is already erased.
+    """
+    receipt = intake.erase_customer(
+        customer_id,
+        actor=actor,
+        approved_by=Actor(id=body.approver.id, role=body.approver.role, store=body.approver.store),
+        reason=body.reason,
+        correlation_id=UUID(request.state.correlation_id),
+    )
+    return ErasureDone(
+        customer_id=receipt.customer_id, keys_destroyed=receipt.keys_destroyed, case_ids=receipt.case_ids
+    )
 
 
 @router.get("/stores")

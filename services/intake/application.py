@@ -1,9 +1,12 @@
-"""Intake's Application: receives complaints and stores them; it reacts to no other service."""
+"""Intake's Application: receives complaints and stores them, guards the customers' personal data
+(sealed, read with an audit record, erased on request); it reacts to no other service."""
 
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -13,17 +16,28 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import IntegrityError
 
-from services.intake.domain import Complaint, case_number, customer_id_for, normalise_contact
+from services.intake.domain import (
+    Complaint,
+    CustomerPrivacy,
+    case_number,
+    customer_id_for,
+    may_read_contact,
+    normalise_contact,
+    privacy_record_id,
+)
 from shared.clock import Clock
-from shared.contracts import Actor
-from shared.errors import InvalidValue, NotFound
+from shared.contracts import Actor, event_id_for
+from shared.errors import InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit
 from shared.masterdata import MasterData
+from shared.privacy import KeyStore, key_id_of, mask_contact, master_key
 from shared.settings import Settings
 
 NUMBER_BLOCK = 100
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://ombud.example/idempotency-key")
+# A save that loses a race with a concurrent command on the same aggregate is tried again this often.
+CONFLICT_RETRIES = 5
 
 
 @dataclass(frozen=True)
@@ -35,8 +49,29 @@ class Receipt:
     created: bool
 
 
+@dataclass(frozen=True)
+class ContactDetails:
+    """How to reach a case's customer, decrypted for one reader; ``erased`` with nothing else once erased."""
+
+    erased: bool
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    description: str | None = None
+
+
+@dataclass(frozen=True)
+class ErasureReceipt:
+    """What an erasure did: how many data keys it destroyed, and the cases whose personal data is gone."""
+
+    customer_id: UUID
+    keys_destroyed: int
+    case_ids: list[UUID]
+
+
 class Intake(ServiceApplication):
-    """Receives and records complaints from every channel."""
+    """Receives and records complaints from every channel; keeps the customers' personal data sealed."""
 
     name = "intake"
 
@@ -48,13 +83,14 @@ class Intake(ServiceApplication):
         self.side.execute(f"CREATE TABLE IF NOT EXISTS {self._numbers} (day TEXT PRIMARY KEY, last BIGINT NOT NULL)")
         self._block_lock = threading.Lock()
         self._block = ("", 1, 0)  # (day, next number, last reserved number)
+        self.keys = KeyStore(self.side, master_key(settings), clock)
         self.group_commit = GroupCommit(self)
 
     def receive_complaint(self, *, idempotency_key: str | None = None, **fields: Any) -> Receipt:
         """Record a complaint (fields as ``open_complaint``); a repeated idempotency key returns the first receipt."""
         complaint = self.open_complaint(idempotency_key=idempotency_key, **fields)
         try:
-            self.save(complaint)
+            self.save(complaint, side_writes=self.keys.writes_for(complaint.id))
         except IntegrityError as error:
             return self._repeat(complaint, idempotency_key, error)
         return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
@@ -63,7 +99,7 @@ class Intake(ServiceApplication):
         """``receive_complaint`` for the event loop: the save shares a transaction with concurrent ones."""
         complaint = self.open_complaint(idempotency_key=idempotency_key, **fields)
         try:
-            await self.group_commit.save(complaint)
+            await self.group_commit.save(complaint, side_writes=self.keys.writes_for(complaint.id))
         except IntegrityError as error:
             return await asyncio.to_thread(self._repeat, complaint, idempotency_key, error)
         return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
@@ -86,22 +122,25 @@ class Intake(ServiceApplication):
         idempotency_key: str | None = None,
         correlation_id: UUID | None = None,
     ) -> Complaint:
-        """The new complaint, validated and numbered but not yet saved.
+        """The new complaint, validated, numbered and its personal data sealed, but not yet saved.
 
         With an idempotency key the case id is derived from the key, so a repeat collides on save
-        (and then gets the first receipt) instead of needing a look-up first.
+        (and then gets the first receipt) instead of needing a look-up first. The complaint's data
+        key is issued in memory; its row is written in the transaction that saves the complaint.
         """
         if store_id not in self.master_data.stores:
             raise InvalidValue("store_id", f"unknown store {store_id!r} (GET /api/stores lists them)")
         case_id = uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid4()
         ctx = self.context(case_id, actor, correlation_id=correlation_id)
         contact = normalise_contact(customer.get("phone"), customer.get("email"))
+        customer_id = customer_id_for(contact, self.settings.blind_index_key.get_secret_value().encode())
         return Complaint.receive(
             ctx,
             assign_number=lambda: case_number(*self._next_number(ctx.recorded_at)),
+            seal=self.keys.sealer(customer_id, case_id),
             channel=channel,
             store_id=store_id,
-            customer_id=customer_id_for(contact, self.settings.blind_index_key.get_secret_value().encode()),
+            customer_id=customer_id,
             customer=customer,
             description=description,
             demand=demand,
@@ -114,10 +153,86 @@ class Intake(ServiceApplication):
         )
 
     def get_complaint(self, case_id: UUID) -> Complaint:
-        """The complaint as recorded (404 for an unknown id)."""
-        if case_id not in self.repository:
+        """The complaint as recorded (404 for an unknown id, or the id of another aggregate)."""
+        found = self.repository.get(case_id) if case_id in self.repository else None
+        if not isinstance(found, Complaint):
             raise NotFound(f"no complaint {case_id}")
-        return self.repository.get(case_id)
+        return found
+
+    def customer_erased(self, complaint: Complaint) -> bool:
+        """Whether the complaint's personal data is gone: its erasure recorded, or its data key destroyed."""
+        return complaint.customer_erased or self.keys.find(key_id_of(complaint.customer_sealed)) is None
+
+    def read_contact(self, case_id: UUID, *, actor: Actor, correlation_id: UUID | None = None) -> ContactDetails:
+        """The case's customer contact and original description, for ``actor``; the read is recorded
+        (``ContactDetailsRead``) before anything is returned. After erasure: ``erased`` and nothing else."""
+        may_read_contact(actor)
+
+        def attempt() -> ContactDetails:
+            complaint = self.get_complaint(case_id)
+            key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
+            if key is None:
+                return ContactDetails(erased=True)
+            contact = json.loads(key.open(complaint.customer_sealed, "customer"))
+            details = ContactDetails(
+                erased=False, description=key.open(complaint.description_sealed, "description"), **contact
+            )
+            complaint.record_contact_read(
+                self.context(case_id, actor, correlation_id=correlation_id), fields=[*sorted(contact), "description"]
+            )
+            self.save(complaint)
+            return details
+
+        return self._retrying(attempt)
+
+    def erase_customer(
+        self, customer_id: UUID, *, actor: Actor, approved_by: Actor, reason: str, correlation_id: UUID | None = None
+    ) -> ErasureReceipt:
+        """Erase a customer's personal data (crypto-shredding): record who asked, who approved and why,
+        mark each of the customer's cases, then destroy every data key the customer had.
+
+        The events are saved first: should destroying the keys fail, the cases already read as erased
+        and a repeated request destroys what is left.
+        """
+
+        def attempt() -> ErasureReceipt:
+            record_id = privacy_record_id(customer_id)
+            record = self.repository.get(record_id) if record_id in self.repository else None
+            held = self.keys.held(customer_id)
+            # A key without a complaint is left by a save that failed after its key was stored.
+            case_ids = sorted({key.case_id for key in held if key.case_id in self.repository}, key=str)
+            complaints = [self.repository.get(case_id) for case_id in case_ids]
+            ctx = self.context(record_id, actor, correlation_id=correlation_id)
+            record = CustomerPrivacy.erase(
+                record,
+                ctx,
+                customer_id=customer_id,
+                # Staff write the reason; a phone number or e-mail address in it is masked all the same.
+                reason=mask_contact(reason),
+                approved_by=approved_by,
+                keys_held=len(held),
+                case_ids=case_ids,
+            )
+            # Each case's erasure is caused by the erasure on the customer's record.
+            cause = event_id_for(record.id, record.version)
+            for complaint in complaints:
+                case_ctx = self.context(complaint.id, actor, correlation_id=ctx.correlation_id)
+                complaint.record_erasure(case_ctx.model_copy(update={"causation_id": cause}), approved_by)
+            self.save(record, *complaints)
+            destroyed = self.keys.destroy([key.key_id for key in held])
+            return ErasureReceipt(customer_id=customer_id, keys_destroyed=destroyed, case_ids=case_ids)
+
+        return self._retrying(attempt)
+
+    def _retrying(self, attempt: Callable[[], Any]) -> Any:
+        # A concurrent command saved the same aggregate first: load it again and decide again.
+        conflict = None
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return attempt()
+            except IntegrityError as error:
+                conflict = error
+        raise InvalidTransition("the record kept changing concurrently; try again") from conflict
 
     def _repeat(self, refused: Complaint, idempotency_key: str | None, error: IntegrityError) -> Receipt:
         # Only a repeated idempotency key may collide; its number is left unused (a gap).

@@ -1,5 +1,9 @@
 """Recorders that seal the log chain inside the transaction that inserts the events.
 
+They also run a save's ``side_writes`` (``app.save(..., side_writes=[(sql, params), ...])``, SQL
+with ``?`` placeholders) in that transaction: rows that must exist exactly when the events do,
+such as the data keys the events' personal data is sealed with.
+
 Each subclass adds, after eventsourcing inserted a save's events and knows their notification ids,
 one link per event to the service's ``<service>_log_chain`` table, in the same transaction: an event
 is never committed without its link, so an event without one was put there behind Ombud's back.
@@ -45,6 +49,8 @@ class SealedSQLiteProcessRecorder(SQLiteProcessRecorder):
     log_chain_table: str | None = None  # set by the application once the table exists
 
     def _insert_events(self, c: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:
+        for sql, params in kwargs.get("side_writes", ()):
+            c.execute(sql, params)
         ids = super()._insert_events(c, stored_events, **kwargs)
         if self.log_chain_table and ids:
             _append(c, self.log_chain_table, "?", ids, stored_events)
@@ -55,6 +61,11 @@ class SealedPostgresProcessRecorder(PostgresProcessRecorder):
     """PostgreSQL process recorder that seals the log chain in the insert's transaction."""
 
     log_chain_table: str | None = None
+
+    def _insert_events(self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any) -> None:
+        for sql, params in kwargs.get("side_writes", ()):
+            curs.execute(sql.replace("?", "%s"), params)
+        super()._insert_events(curs, stored_events, **kwargs)
 
     def _fetch_ids_after_insert_events(
         self, curs: Any, stored_events: Sequence[StoredEvent], **kwargs: Any

@@ -20,6 +20,7 @@ def test_public_message_carries_no_personal_data_and_money_as_string() -> None:
     complaint = Complaint.receive(
         context(),
         assign_number=lambda: "CMP-20261125-000001",
+        seal=lambda field, plaintext: f"enc:test:{field}",
         channel="web",
         store_id="SH-001",
         customer_id=uuid4(),
