@@ -34,6 +34,12 @@ class Settings(BaseSettings):
     # Ed25519 private key (PEM) that signs audit checkpoints and bundles; default <data_dir>/keys/signing.pem.
     signing_key_file: Path | None = None
     checkpoint_interval_seconds: float = 3600.0
+    # Evidence files, stored by content hash (a path here; an object store in production).
+    evidence_dir: Path | None = None  # default <data_dir>/evidence
+    evidence_max_bytes: int = 20_000_000
+    # Inbound e-mail: the SMTP listener's port (0 = off) and the store an e-mail complaint is filed against.
+    smtp_host: str = "127.0.0.1"
+    smtp_port: int = 0
 
     stream_name: str = "OMBUD"
     # 3 on a JetStream cluster: a replicated stream is what makes an acknowledged publish survive a crash.
