@@ -14,18 +14,24 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from services.intake.importer import import_complaints
 from services.system import SERVICES, build_service, serve, serve_workers
 from shared.audit.auditor import Auditor
 from shared.audit.bundle import verify_bundle
 from shared.clock import SystemClock
+from shared.contracts import Actor
+from shared.errors import InvalidValue
 from shared.logs import configure_logging
 from shared.natsserver import NatsServer
 from shared.processes import ChildProcess
 from shared.settings import Settings
+from shared.vocabulary import Role
 
 app = typer.Typer(help="Ombud: event-sourced complaint handling.", no_args_is_help=True)
 parked_app = typer.Typer(help="Messages a consumer gave up on, kept with their error.", no_args_is_help=True)
 app.add_typer(parked_app, name="parked")
+import_app = typer.Typer(help="Bulk imports from files (chains moving over from spreadsheets).", no_args_is_help=True)
+app.add_typer(import_app, name="import")
 console = Console(stderr=True)
 PIPELINE = [name for name in SERVICES if name != "intake"]
 
@@ -196,6 +202,55 @@ def parked_replay(
     finally:
         service.shutdown()
     console.print(f"replayed {service_name} #{parked_id}")
+
+
+@import_app.command("complaints")
+def import_complaints_file(
+    file: Annotated[
+        Path, typer.Argument(help="CSV, UTF-8 (BOM ok); its columns: services/intake/importer.py", exists=True)
+    ],
+    user: Annotated[str, typer.Option(help="who imports: the receiver of rows that name no received_by_id")] = "import",
+    role: Annotated[Role, typer.Option(help="the importer's role")] = Role.ADMIN,
+    report: Annotated[Path | None, typer.Option(help="write the per-row errors to this CSV file")] = None,
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    postgres_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Import complaints from a CSV file: every row checked, the good ones filed once (a re-run files
+    nothing twice), the bad ones listed. Exit 1 if any row failed, 2 if the file is refused."""
+    configure_logging("WARNING")
+    service = build_service("intake", _settings(data_dir, postgres_url), SystemClock())
+    try:
+        with Progress(console=console, transient=True) as progress:
+            task = progress.add_task("importing", total=None)
+            outcome = import_complaints(
+                service.app,
+                file,
+                actor=Actor(id=user, role=role),
+                progress=lambda done, total: progress.update(task, completed=done, total=total),
+            )
+    except InvalidValue as error:
+        console.print(f"[red]{file}: {error.message}[/red]", soft_wrap=True)
+        raise typer.Exit(2) from error
+    finally:
+        service.shutdown()
+    rate = outcome.rows / outcome.seconds if outcome.seconds else 0
+    console.print(
+        f"{outcome.rows} rows: {outcome.imported} imported, {outcome.already_imported} already imported, "
+        f"{outcome.failed} failed ({outcome.seconds:.1f}s, {rate:,.0f} rows/s)"
+    )
+    if report is not None:
+        # With a BOM, so that Excel shows Chinese text in it correctly.
+        report.write_text(outcome.errors_csv(), encoding="utf-8-sig")
+    if outcome.errors:
+        shown = outcome.errors[:20]
+        table = Table("row", "external_id", "field", "message")
+        for error in shown:
+            table.add_row(str(error.row), error.external_id or "", error.field, error.message)
+        Console(width=None if sys.stdout.isatty() else 240).print(table)
+        if len(shown) < len(outcome.errors):
+            more = len(outcome.errors) - len(shown)
+            console.print(f"… and {more} more" + ("" if report else "; --report FILE lists them all"))
+    raise typer.Exit(1 if outcome.failed else 0)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from services.feedback.application import Feedback
 from services.feedback.projections import CaseViews
 from services.intake import api as intake_api
 from services.intake.application import Intake
+from services.intake.mailbox import Mailbox
 from services.resolution import api as resolution_api
 from services.resolution.application import ResolutionService
 from services.routing import api as routing_api
@@ -30,7 +31,12 @@ SERVICES = ("intake", "routing", "resolution", "feedback")
 def build_service(name: str, settings: Settings, clock: Clock) -> Service:
     """One service with its store, router and subscriptions."""
     if name == "intake":
-        return Service(Intake(settings, clock, MasterData.load(settings.master_data_dir)), intake_api.router)
+        intake = Intake(settings, clock, MasterData.load(settings.master_data_dir))
+        service = Service(intake, intake_api.router)
+        if settings.smtp_port > 0:
+            # Inbound e-mail files complaints into this intake; it stops (and finishes filing) before the store closes.
+            service.closers.append(Mailbox(intake, settings).start().stop)
+        return service
     if name == "routing":
         return Service(Routing(settings, clock), routing_api.router)
     if name == "resolution":

@@ -117,19 +117,29 @@ class CorrelationId:
 
 
 class BodyLimit:
-    """ASGI middleware: a request body over ``max_bytes`` gets 413 before any handler runs."""
+    """ASGI middleware: a request body over ``max_bytes`` gets 413 before any handler runs.
 
-    def __init__(self, app: Callable[..., Awaitable[None]], max_bytes: int) -> None:
+    ``larger`` raises the limit for the paths matching a regular expression (whole path), e.g. file uploads.
+    """
+
+    # Room for the multipart boundaries, part headers and small form fields around an uploaded file.
+    MULTIPART_OVERHEAD = 64 * 1024
+
+    def __init__(
+        self, app: Callable[..., Awaitable[None]], max_bytes: int, larger: dict[str, int] | None = None
+    ) -> None:
         self.app = app
         self.max_bytes = max_bytes
+        self.larger = [(re.compile(pattern), limit) for pattern, limit in (larger or {}).items()]
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        max_bytes = next((limit for path, limit in self.larger if path.fullmatch(scope["path"])), self.max_bytes)
         declared = dict(scope.get("headers") or []).get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.max_bytes:
-            await self._too_large(send)
+        if declared is not None and declared.isdigit() and int(declared) > max_bytes:
+            await self._too_large(send, max_bytes)
             return
         # Read the whole body first, so a chunked upload that grows past the limit is refused too.
         chunks, size, more = [], 0, True
@@ -139,8 +149,8 @@ class BodyLimit:
                 break
             chunks.append(message.get("body", b""))
             size += len(chunks[-1])
-            if size > self.max_bytes:
-                await self._too_large(send)
+            if size > max_bytes:
+                await self._too_large(send, max_bytes)
                 return
             more = message.get("more_body", False)
         body = b"".join(chunks)
@@ -155,8 +165,8 @@ class BodyLimit:
 
         await self.app(scope, replay, send)
 
-    async def _too_large(self, send: Any) -> None:
-        body = b'{"detail":"request body exceeds %d bytes"}' % self.max_bytes
+    async def _too_large(self, send: Any, max_bytes: int) -> None:
+        body = b'{"detail":"request body exceeds %d bytes"}' % max_bytes
         await send(
             {
                 "type": "http.response.start",

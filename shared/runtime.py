@@ -148,7 +148,11 @@ def create_http_app(
     http.state.auditor = auditor
     http.state.settings = settings
     install_error_handlers(http)
-    http.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    http.add_middleware(
+        BodyLimit,
+        max_bytes=settings.max_body_bytes,
+        larger={r"/api/cases/[^/]+/evidence": settings.evidence_max_bytes + BodyLimit.MULTIPART_OVERHEAD},
+    )
     http.add_middleware(CorrelationId)
 
     @http.get("/health", tags=["operations"])

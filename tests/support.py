@@ -6,6 +6,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+from services.intake.domain import ComplaintRecord
 from shared.eventstore import ServiceApplication
 
 
@@ -20,6 +21,19 @@ def complaint_body(i: int = 0, **overrides: Any) -> dict[str, Any]:
     }
     body.update(overrides)
     return body
+
+
+def record(**overrides: Any) -> ComplaintRecord:
+    """A valid complaint record as intake's commands take it (overrides replace top-level fields)."""
+    return ComplaintRecord.model_validate(
+        {
+            "channel": "store",
+            "store_id": "SH-001",
+            "customer": {"name": "王芳", "phone": "13800138000"},
+            "description": "手镯戴了一周就断了，质量太差",
+            **overrides,
+        }
+    )
 
 
 def wait_until(predicate: Callable[[], Any], timeout: float = 10.0, interval: float = 0.02) -> Any:

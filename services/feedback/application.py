@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from eventsourcing.domain import Aggregate
 
 from services.feedback.domain import Acknowledgement
-from shared.contracts import Actor, ComplaintReceived, EventMessage
+from shared.contracts import AcknowledgementDue, Actor, EventMessage
 from shared.eventstore import ServiceApplication, aggregate_id
 
 
@@ -15,11 +15,11 @@ class Feedback(ServiceApplication):
     """Acknowledges complaints; later follow-ups and surveys. Projections live beside it."""
 
     name = "feedback"
-    reactions = {"ComplaintReceived": "acknowledge_complaint"}
+    reactions = {"AcknowledgementDue": "acknowledge_complaint"}
 
-    def acknowledge_complaint(self, message: EventMessage, complaint: ComplaintReceived) -> Iterable[Aggregate]:
-        """Policy: every received complaint is acknowledged with its case number."""
+    def acknowledge_complaint(self, message: EventMessage, due: AcknowledgementDue) -> Iterable[Aggregate]:
+        """Policy: the acknowledgement intake says is due is prepared with the case number."""
         ctx = self.context(message.envelope.case_id, Actor.system(self.name), cause=message)
         yield Acknowledgement.prepare(
-            aggregate_id(ctx.case_id, self.name), ctx, case_number=complaint.case_number, language=complaint.language
+            aggregate_id(ctx.case_id, self.name), ctx, case_number=due.case_number, language=due.language
         )

@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
-from decimal import Decimal
 from typing import Any
 from uuid import NAMESPACE_URL, UUID, uuid4, uuid5
 from zoneinfo import ZoneInfo
@@ -18,12 +17,14 @@ from eventsourcing.persistence import IntegrityError
 
 from services.intake.domain import (
     Complaint,
+    ComplaintRecord,
     CustomerPrivacy,
     case_number,
     customer_id_for,
     may_read_contact,
     normalise_contact,
     privacy_record_id,
+    receiver_of,
 )
 from shared.clock import Clock
 from shared.contracts import Actor, event_id_for
@@ -85,72 +86,164 @@ class Intake(ServiceApplication):
         self._block = ("", 1, 0)  # (day, next number, last reserved number)
         self.keys = KeyStore(self.side, master_key(settings), clock)
         self.group_commit = GroupCommit(self)
+        # One row per case: found by number, and the customer's recent cases for repeat detection.
+        self._cases = self.side.table("cases")
+        self.side.script(
+            [
+                (
+                    f"CREATE TABLE IF NOT EXISTS {self._cases} (case_id TEXT PRIMARY KEY, case_number TEXT NOT NULL "
+                    "UNIQUE, customer_id TEXT NOT NULL, order_id TEXT, category TEXT, received_at TEXT NOT NULL)",
+                    (),
+                ),
+                (f"CREATE INDEX IF NOT EXISTS intake_cases_by_customer ON {self._cases} (customer_id, received_at)", ()),
+            ]
+        )
 
-    def receive_complaint(self, *, idempotency_key: str | None = None, **fields: Any) -> Receipt:
-        """Record a complaint (fields as ``open_complaint``); a repeated idempotency key returns the first receipt."""
-        complaint = self.open_complaint(idempotency_key=idempotency_key, **fields)
+    def receive_complaint(
+        self,
+        record: ComplaintRecord,
+        *,
+        actor: Actor | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: UUID | None = None,
+    ) -> Receipt:
+        """Record a complaint; a repeated idempotency key returns the first receipt."""
+        complaint = self.open_complaint(record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id)
         try:
-            self.save(complaint, side_writes=self.keys.writes_for(complaint.id))
+            self.save(complaint, side_writes=self._receipt_writes(complaint))
         except IntegrityError as error:
             return self._repeat(complaint, idempotency_key, error)
         return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
 
-    async def receive_complaint_shared(self, *, idempotency_key: str | None = None, **fields: Any) -> Receipt:
+    async def receive_complaint_shared(
+        self,
+        record: ComplaintRecord,
+        *,
+        actor: Actor | None = None,
+        idempotency_key: str | None = None,
+        correlation_id: UUID | None = None,
+    ) -> Receipt:
         """``receive_complaint`` for the event loop: the save shares a transaction with concurrent ones."""
-        complaint = self.open_complaint(idempotency_key=idempotency_key, **fields)
+        complaint = self.open_complaint(record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id)
         try:
-            await self.group_commit.save(complaint, side_writes=self.keys.writes_for(complaint.id))
+            await self.group_commit.save(complaint, side_writes=self._receipt_writes(complaint))
         except IntegrityError as error:
             return await asyncio.to_thread(self._repeat, complaint, idempotency_key, error)
         return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
 
     def open_complaint(
         self,
+        record: ComplaintRecord,
         *,
-        actor: Actor,
-        channel: str,
-        store_id: str,
-        customer: dict[str, Any],
-        description: str,
-        demand: str | None = None,
-        order_id: str | None = None,
-        sku: str | None = None,
-        batch: str | None = None,
-        amount_paid: Decimal | None = None,
-        occurred_at: datetime | None = None,
-        language: str = "zh",
+        actor: Actor | None = None,
         idempotency_key: str | None = None,
         correlation_id: UUID | None = None,
     ) -> Complaint:
         """The new complaint, validated, numbered and its personal data sealed, but not yet saved.
 
+        ``actor`` defaults to the member of staff in ``record.received_by``, else the channel itself.
         With an idempotency key the case id is derived from the key, so a repeat collides on save
         (and then gets the first receipt) instead of needing a look-up first. The complaint's data
         key is issued in memory; its row is written in the transaction that saves the complaint.
         """
-        if store_id not in self.master_data.stores:
-            raise InvalidValue("store_id", f"unknown store {store_id!r} (GET /api/stores lists them)")
+        if record.store_id not in self.master_data.stores:
+            raise InvalidValue("store_id", f"unknown store {record.store_id!r} (GET /api/stores lists them)")
         case_id = uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid4()
-        ctx = self.context(case_id, actor, correlation_id=correlation_id)
-        contact = normalise_contact(customer.get("phone"), customer.get("email"))
-        customer_id = customer_id_for(contact, self.settings.blind_index_key.get_secret_value().encode())
+        ctx = self.context(case_id, actor or receiver_of(record), correlation_id=correlation_id)
+        customer_id = self.customer_id_of(record.customer.phone, record.customer.email)
         return Complaint.receive(
             ctx,
+            record,
+            customer_id=customer_id,
             assign_number=lambda: case_number(*self._next_number(ctx.recorded_at)),
             seal=self.keys.sealer(customer_id, case_id),
-            channel=channel,
-            store_id=store_id,
-            customer_id=customer_id,
-            customer=customer,
-            description=description,
-            demand=demand,
-            order_id=order_id,
-            sku=sku,
-            batch=batch,
-            amount_paid=amount_paid,
-            occurred_at=occurred_at,
-            language=language,
         )
+
+    def customer_id_of(self, phone: str | None, email: str | None) -> UUID:
+        """The pseudonymous id of the customer with this contact (the same for every channel)."""
+        key = self.settings.blind_index_key.get_secret_value().encode()
+        return customer_id_for(normalise_contact(phone, email), key)
+
+    def _receipt_writes(self, complaint: Complaint) -> list[tuple[str, Any]]:
+        # The case's index row and its data key go in the transaction that saves its events.
+        index = (
+            f"INSERT INTO {self._cases} (case_id, case_number, customer_id, order_id, category, received_at) "
+            "VALUES (?, ?, ?, ?, NULL, ?)",
+            (str(complaint.id), complaint.case_number, str(complaint.customer_id), complaint.order_id,
+             complaint.created_on.isoformat()),
+        )  # fmt: skip
+        return [index, *self.keys.writes_for(complaint.id)]
+
+    def case_id_for_number(self, number: str) -> UUID:
+        """The case with this number (404 if none)."""
+        rows = self.side.query(f"SELECT case_id FROM {self._cases} WHERE case_number = ?", (number.strip().upper(),))
+        if not rows:
+            raise NotFound(f"no case numbered {number!r}")
+        return UUID(rows[0]["case_id"])
+
+    def confirm_read_back(
+        self, case_id: UUID, *, actor: Actor, note: str | None = None, correlation_id: UUID | None = None
+    ) -> None:
+        """The receiver read the complaint back and the customer confirmed it (复述确认)."""
+        self._command(case_id, actor, correlation_id, lambda c, ctx: c.confirm_read_back(ctx, note))
+
+    def amend_complaint(
+        self,
+        case_id: UUID,
+        *,
+        actor: Actor,
+        kind: str,
+        reason: str,
+        changes: dict[str, Any],
+        correlation_id: UUID | None = None,
+    ) -> None:
+        """A correction or supplement: a new event with what changed and why (the record keeps both)."""
+
+        def amend(complaint: Complaint, ctx: Any) -> None:
+            if "store_id" in changes and changes["store_id"] not in self.master_data.stores:
+                raise InvalidValue("changes.store_id", f"unknown store {changes['store_id']!r}")
+            seal = self.keys.sealer(complaint.customer_id, complaint.id)
+            complaint.amend(ctx, kind=kind, reason=reason, changes=changes, seal=seal)
+
+        self._command(case_id, actor, correlation_id, amend)
+
+    def withdraw_complaint(self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None) -> None:
+        """The customer withdraws the complaint, with a reason."""
+        self._command(case_id, actor, correlation_id, lambda c, ctx: c.withdraw(ctx, reason))
+
+    def attach_evidence(
+        self,
+        case_id: UUID,
+        *,
+        actor: Actor,
+        sha256: str,
+        media_type: str,
+        size: int,
+        filename: str | None = None,
+        note: str | None = None,
+        correlation_id: UUID | None = None,
+    ) -> bool:
+        """Record evidence already stored under its content hash; False if the case already has this content."""
+        attached: list[bool] = []
+
+        def attach(complaint: Complaint, ctx: Any) -> None:
+            attached.append(complaint.attach_evidence(
+                ctx, sha256=sha256, media_type=media_type, size=size, filename=filename, note=note
+            ))  # fmt: skip
+
+        self._command(case_id, actor, correlation_id, attach)
+        return attached[-1]
+
+    def _command(
+        self, case_id: UUID, actor: Actor, correlation_id: UUID | None, decide: Callable[[Complaint, Any], None]
+    ) -> None:
+        # Load, decide, save; a concurrent command on the same case makes us load and decide again.
+        def attempt() -> None:
+            complaint = self.get_complaint(case_id)
+            decide(complaint, self.context(case_id, actor, correlation_id=correlation_id))
+            self.save(complaint, side_writes=self.keys.writes_for(case_id))
+
+        self._retrying(attempt)
 
     def get_complaint(self, case_id: UUID) -> Complaint:
         """The complaint as recorded (404 for an unknown id, or the id of another aggregate)."""

@@ -13,21 +13,21 @@ from tests.support import complaint_body, wait_until
 def test_case_and_timeline_as_of_an_instant(client: TestClient) -> None:
     case_id = client.post("/api/complaints", json=complaint_body()).json()["case_id"]
 
-    def four_events() -> list[dict[str, Any]] | None:
+    def all_events() -> list[dict[str, Any]] | None:
         r = client.get(f"/api/cases/{case_id}/timeline")
         events = r.json()["events"] if r.status_code == 200 else []
-        return events if len(events) == 4 else None
+        return events if len(events) == 5 else None
 
-    events = wait_until(four_events, timeout=5)
+    events = wait_until(all_events, timeout=5)
     received_at = datetime.fromisoformat(events[0]["recorded_at"])
     # As of the moment the complaint was received, written in Beijing time: only intake had acted
     as_of = received_at.astimezone(timezone(timedelta(hours=8))).isoformat()
     case = client.get(f"/api/cases/{case_id}", params={"as_of": as_of})
     assert case.status_code == 200
-    assert (case.json()["status"], case.json()["category"], case.json()["event_count"]) == ("received", None, 1)
+    assert (case.json()["status"], case.json()["category"], case.json()["event_count"]) == ("received", None, 2)
     assert case.json()["as_of"] == received_at.isoformat()
     timeline = client.get(f"/api/cases/{case_id}/timeline", params={"as_of": as_of}).json()
-    assert [e["type"] for e in timeline["events"]] == ["ComplaintReceived"]
+    assert [e["type"] for e in timeline["events"]] == ["ComplaintReceived", "AcknowledgementDue"]
     assert timeline["as_of"] == received_at.isoformat()
     # As of the last event, the case is the live view
     last = max(datetime.fromisoformat(e["recorded_at"]) for e in events).isoformat()

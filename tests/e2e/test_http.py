@@ -10,6 +10,9 @@ from fastapi.testclient import TestClient
 
 from tests.support import complaint_body, event_types, wait_until
 
+# What filing one complaint records in intake.
+RECEIVED = ["ComplaintReceived", "AcknowledgementDue"]
+
 
 def intake_events(client: TestClient) -> list[str]:
     return event_types(client.app.state.services["intake"].app)  # type: ignore[attr-defined]
@@ -53,7 +56,7 @@ def test_idempotency_key_returns_the_same_case_without_a_duplicate(client: TestC
     again = client.post("/api/complaints", json=complaint_body(), headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    assert intake_events(client) == ["ComplaintReceived"]
+    assert intake_events(client) == RECEIVED
 
 
 @pytest.mark.parametrize(

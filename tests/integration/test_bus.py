@@ -17,6 +17,7 @@ from shared.masterdata import MasterData
 from shared.parked import ParkedStore
 from shared.settings import Settings
 from shared.vocabulary import Role
+from tests.support import record
 
 CLERK = Actor(id="SH-001-F1", role=Role.FRONTLINE)
 
@@ -41,11 +42,13 @@ def intake(settings: Settings) -> Intake:
 def file(intake: Intake, n: int) -> None:
     for i in range(n):
         intake.receive_complaint(
+            record(
+                channel="web",
+                store_id="SH-001",
+                customer={"name": "x", "email": f"c{i}@example.com"},
+                description="质量问题",
+            ),
             actor=CLERK,
-            channel="web",
-            store_id="SH-001",
-            customer={"name": "x", "email": f"c{i}@example.com"},
-            description="质量问题",
         )
 
 
@@ -70,19 +73,20 @@ def test_relay_publishes_each_event_once_with_msg_id_and_resumes_from_its_positi
         bus = Bus(settings)
         assert await bus.connect(asyncio.Event())
         relay = Relay(intake, bus)
-        assert await relay.pump(0) == (3, 3)
+        # each complaint is two events: ComplaintReceived and AcknowledgementDue
+        assert await relay.pump(0) == (6, 6)
         # a relay that crashed before saving its position republishes: JetStream drops the duplicates
-        assert await relay.pump(0) == (3, 3)
+        assert await relay.pump(0) == (6, 6)
         file(intake, 2)
         fresh = Relay(intake, bus)  # a restarted relay starts from the saved position
-        assert fresh.position == 3
-        assert await fresh.pump(fresh.position) == (5, 2)
+        assert fresh.position == 6
+        assert await fresh.pump(fresh.position) == (10, 4)
         await bus.close()
 
     run(scenario())
     msgs = run(stream_messages(settings))
-    assert [m.headers["Nats-Msg-Id"] for m in msgs] == [f"intake:{i}" for i in range(1, 6)]
-    assert {m.subject for m in msgs} == {"ombud.intake.ComplaintReceived"}
+    assert [m.headers["Nats-Msg-Id"] for m in msgs] == [f"intake:{i}" for i in range(1, 11)]
+    assert {m.subject for m in msgs} == {"ombud.intake.ComplaintReceived", "ombud.intake.AcknowledgementDue"}
     assert all("@example.com" not in m.data.decode() for m in msgs)
 
 
@@ -93,7 +97,7 @@ def run_consumer(
         bus = Bus(settings)
         stop = asyncio.Event()
         assert await bus.connect(stop)
-        consumer = Consumer(bus, Subscription("test-consumer", ["ombud.intake.>"], handle), parked)
+        consumer = Consumer(bus, Subscription("test-consumer", ["ombud.intake.ComplaintReceived"], handle), parked)
         task = asyncio.create_task(consumer.run(stop))
         for _ in range(300):
             if until():
@@ -133,8 +137,9 @@ def test_a_failing_handler_is_retried_and_its_effect_applied_once(intake: Intake
 
     parked = ParkedStore(intake.side, intake.clock)
     run_consumer(settings, flaky, parked, until=lambda: len(applied) == 2)
-    assert applied == {"intake:1", "intake:2"}
-    assert sorted(calls) == ["intake:1", "intake:1", "intake:2", "intake:2"]
+    # (a complaint is notifications 1 and 2: ComplaintReceived, then AcknowledgementDue)
+    assert applied == {"intake:1", "intake:3"}
+    assert sorted(calls) == ["intake:1", "intake:1", "intake:3", "intake:3"]
     assert parked.list() == []
 
 
@@ -150,12 +155,12 @@ def test_poison_message_is_parked_with_its_error_after_max_deliver(intake: Intak
         return True
 
     parked = ParkedStore(intake.side, intake.clock)
-    run_consumer(settings, poisoned, parked, until=lambda: len(parked.list()) == 1 and "intake:2" in calls)
+    run_consumer(settings, poisoned, parked, until=lambda: len(parked.list()) == 1 and "intake:3" in calls)
     [row] = parked.list()
     assert row["subject"] == "ombud.intake.ComplaintReceived"
     assert row["deliveries"] == settings.max_deliver
     assert "ValueError: cannot triage this" in row["error"]
-    assert calls.count("intake:1") == settings.max_deliver and calls.count("intake:2") == 1
+    assert calls.count("intake:1") == settings.max_deliver and calls.count("intake:3") == 1
     # fixed, it replays
     assert parked.replay(row["id"], {"test-consumer": lambda m: calls.append("replayed " + m.msg_id)})
     assert calls[-1] == "replayed intake:1"

@@ -16,7 +16,7 @@ from shared.masterdata import MasterData
 from shared.parked import ParkedStore
 from shared.settings import Settings
 from shared.vocabulary import Role
-from tests.support import event_types
+from tests.support import event_types, record
 
 
 @pytest.fixture
@@ -28,11 +28,13 @@ def test_parked_message_is_listed_then_replayed_into_its_service(make_settings: 
     settings = make_settings()
     intake = Intake(settings, ManualClock(), MasterData.load(settings.master_data_dir))
     intake.receive_complaint(
+        record(
+            channel="web",
+            store_id="SH-001",
+            customer={"name": "x", "email": "x@example.com"},
+            description="价格多收了",
+        ),
         actor=Actor(id="u1", role=Role.FRONTLINE),
-        channel="web",
-        store_id="SH-001",
-        customer={"name": "x", "email": "x@example.com"},
-        description="价格多收了",
     )
     [(_, message)] = intake.messages(intake.recorder.select_notifications(start=1, limit=1))
     intake.close()
@@ -67,18 +69,20 @@ def test_verify_reports_intact_stores_then_names_a_tampered_event(make_settings:
     settings = make_settings()
     intake = Intake(settings, ManualClock(), MasterData.load(settings.master_data_dir))
     receipt = intake.receive_complaint(
+        record(
+            channel="web",
+            store_id="SH-001",
+            customer={"name": "x", "email": "x@example.com"},
+            description="价格多收了",
+        ),
         actor=Actor(id="u1", role=Role.FRONTLINE),
-        channel="web",
-        store_id="SH-001",
-        customer={"name": "x", "email": "x@example.com"},
-        description="价格多收了",
     )
     runner = CliRunner()
     data = ["--data-dir", str(settings.data_dir)]
 
     clean = runner.invoke(app, ["verify", *data])
     assert clean.exit_code == 0, clean.output
-    assert "intake: 1 events in 1 streams, sealed to 1; 0 problem(s)" in clean.output
+    assert "intake: 2 events in 1 streams, sealed to 2; 0 problem(s)" in clean.output
 
     # When the complaint's stored bytes are edited behind the application's back
     table = intake.side.events_table

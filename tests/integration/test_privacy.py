@@ -16,7 +16,10 @@ from services.system import build_http
 from shared.contracts import Actor
 from shared.settings import Settings
 from shared.vocabulary import Role
-from tests.support import complaint_body, event_types
+from tests.support import complaint_body, event_types, record
+
+# What filing one complaint records in intake.
+RECEIVED = ["ComplaintReceived", "AcknowledgementDue"]
 
 CLERK = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
 MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager"}
@@ -70,8 +73,8 @@ def test_contact_read_returns_the_details_and_records_who_read_them(client: Test
     assert response.json() == {"erased": False, **CUSTOMER, "description": "请打电话 13912345678 找李雷，手镯断了"}
     assert response.headers["Cache-Control"] == "no-store"
     intake = intake_of(client)
-    assert event_types(intake) == ["ComplaintReceived", "ContactDetailsRead"]
-    _, read = intake.events.get(UUID(case_id))
+    assert event_types(intake) == [*RECEIVED, "ContactDetailsRead"]
+    *_, read = intake.events.get(UUID(case_id))
     assert read.envelope["actor"] == {"id": "SH-001-F1", "role": "frontline", "store": "SH-001"}
     assert read.fields == ["address", "email", "name", "phone", "description"]
 
@@ -105,8 +108,8 @@ def test_erasure_destroys_the_keys_and_every_read_shows_the_customer_erased(clie
         assert view["customer_erased"] is True and view["case_number"] == case["case_number"]
     # The history is complete: nothing removed, the erasure added (and reads after it record nothing).
     assert event_types(intake) == [
-        "ComplaintReceived",
-        "ComplaintReceived",
+        *RECEIVED,
+        *RECEIVED,
         "PrivacyRecordOpened",
         "ErasureRecorded",
         "CustomerErased",
@@ -143,7 +146,7 @@ def test_refused_erasure_stores_nothing_and_destroys_no_key(
 ) -> None:
     case = file(client)
     assert erase(client, case["customer_id"], approver, reason).status_code == status
-    assert event_types(intake_of(client)) == ["ComplaintReceived"]
+    assert event_types(intake_of(client)) == RECEIVED
     assert len(intake_of(client).keys.held(case["customer_id"])) == 1
     assert client.get(f"/api/complaints/{case['case_id']}/contact", headers=CLERK).json()["erased"] is False
 
@@ -153,7 +156,7 @@ def test_erasure_needs_a_signed_in_requester_and_a_known_customer(client: TestCl
     body = {"reason": "客户要求", "approver": LEGAL}
     assert client.post(f"/api/customers/{case['customer_id']}/erasure", json=body).status_code == 401
     assert erase(client, str(uuid4())).status_code == 404
-    assert event_types(intake_of(client)) == ["ComplaintReceived"]
+    assert event_types(intake_of(client)) == RECEIVED
 
 
 def test_keys_are_stored_only_with_their_writes_and_gone_once_destroyed(client: TestClient) -> None:
@@ -175,22 +178,17 @@ def test_a_failed_key_write_stores_neither_the_key_nor_the_complaint(client: Tes
     intake = intake_of(client)
     schema, _, name = intake.keys.table.rpartition(".")
     moved = f"{schema}.{name}_moved" if schema else f"{name}_moved"
-    fields = {
-        "actor": Actor(id="SH-001-F1", role=Role.FRONTLINE),
-        "channel": "store",
-        "store_id": "SH-001",
-        "customer": CUSTOMER,
-        "description": "手镯断了",
-    }
+    filed = record(customer=CUSTOMER)
+    clerk = Actor(id="SH-001-F1", role=Role.FRONTLINE)
     # Given the key table cannot be written
     intake.side.execute(f"ALTER TABLE {intake.keys.table} RENAME TO {name}_moved")
     # When a complaint is filed over the shared (group commit) path, it fails and stores nothing
     with pytest.raises(Exception, match=name):
-        asyncio.run(intake.receive_complaint_shared(**fields))
+        asyncio.run(intake.receive_complaint_shared(filed, actor=clerk))
     assert event_types(intake) == []
     # Then, once the table is back, the next filing stores its own key only: key and events go together
     intake.side.execute(f"ALTER TABLE {moved} RENAME TO {name}")
-    receipt = asyncio.run(intake.receive_complaint_shared(**fields))
-    assert event_types(intake) == ["ComplaintReceived"]
+    receipt = asyncio.run(intake.receive_complaint_shared(filed, actor=clerk))
+    assert event_types(intake) == RECEIVED
     held = intake.keys.held(intake.get_complaint(receipt.case_id).customer_id)
     assert [key.case_id for key in held] == [receipt.case_id]

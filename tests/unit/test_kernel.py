@@ -13,22 +13,25 @@ from services.intake.domain import Complaint
 from shared.contracts import EventMessage
 from shared.eventstore import to_message
 from shared.logs import configure_logging, safe_error
+from tests.support import record
 from tests.unit.helpers import context
 
 
 def test_public_message_carries_no_personal_data_and_money_as_string() -> None:
-    complaint = Complaint.receive(
-        context(),
-        assign_number=lambda: "CMP-20261125-000001",
-        seal=lambda field, plaintext: f"enc:test:{field}",
+    filed = record(
         channel="web",
-        store_id="SH-001",
-        customer_id=uuid4(),
         customer={"name": "王芳", "phone": "13800138000", "email": "wang@example.com"},
         description="手镯断了",
         amount_paid=Decimal("3980.50"),
     )
-    [event] = complaint.collect_events()
+    complaint = Complaint.receive(
+        context(),
+        filed,
+        customer_id=uuid4(),
+        assign_number=lambda: "CMP-20261125-000001",
+        seal=lambda field, plaintext: f"enc:test:{field}",
+    )
+    [event, _] = complaint.collect_events()
     message = to_message("intake", 7, event)
     assert message is not None
     wire = message.model_dump_json()

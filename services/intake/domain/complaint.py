@@ -1,5 +1,9 @@
-"""Intake's domain: the ``Complaint`` aggregate (receipt and record of a complaint) and the customer's
-privacy record (erasures). Pure: personal data is sealed by a callable the application injects."""
+"""Intake's ``Complaint`` aggregate: the complaint record from receipt on. Pure.
+
+Nothing is overwritten: read-back, corrections, supplements, evidence, repeat links, nuisance
+flags and withdrawal are events of their own. Personal data is sealed by a callable the
+application injects; the texts other services read are masked.
+"""
 
 from __future__ import annotations
 
@@ -9,49 +13,109 @@ import json
 import re
 from collections.abc import Callable, Sequence
 from datetime import datetime
-from decimal import Decimal
+from decimal import Decimal, InvalidOperation
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
+from services.intake.domain.privacy import may_read_contact
+from services.intake.domain.record import ComplaintRecord, Customer
 from shared.contracts import Actor
-from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound
+from shared.errors import InvalidTransition, InvalidValue
 from shared.eventstore import CaseAggregate, EventContext
 from shared.privacy import mask_contact
-from shared.vocabulary import Channel, Role
-
-PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
-EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
-CONTACT_FIELDS = ("name", "phone", "email", "address")
-# Who may see how to reach a customer: the staff who handle the case, and legal.
-CONTACT_READERS = frozenset({Role.FRONTLINE, Role.CS_MANAGER, Role.REGIONAL_MANAGER, Role.HQ, Role.LEGAL})
-# Who may approve erasing a customer's personal data.
-ERASURE_APPROVERS = frozenset({Role.LEGAL, Role.HQ, Role.ADMIN})
 
 Seal = Callable[[str, str], str]
+# Fields a correction or supplement may change (the customer's contact is changed as a whole).
+AMENDABLE = (
+    "store_id", "merchant_id", "staff_id", "order_id", "sku", "batch", "serial",
+    "description", "occurred_at", "occurred_where", "demand", "amount_paid", "customer",
+)  # fmt: skip
+AMEND_KINDS = ("correction", "supplement")
 
 
 class Complaint(CaseAggregate):
-    """A customer's complaint as received: who, about what, what happened, what they demand.
+    """A customer's complaint: who, about what, what happened, what they demand, and what followed.
 
     The customer's contact and the original description are kept only sealed (``customer_sealed``,
-    ``description_sealed``); ``description`` and ``demand`` are the texts with contact details masked,
-    which is what other services get.
+    ``description_sealed``); ``description``, ``demand`` and ``occurred_where`` are masked.
     """
 
     class ComplaintReceived(CaseAggregate.Created):
         case_number: str
         channel: str
-        store_id: str
+        channel_details: dict[str, str]
         customer_id: UUID
         customer_sealed: str
-        description: str
-        description_sealed: str
-        demand: str | None
+        store_id: str
+        merchant_id: str | None
+        staff_id: str | None
         order_id: str | None
         sku: str | None
         batch: str | None
+        serial: str | None
+        description: str
+        description_sealed: str
+        occurred_where: str | None
+        demand: str | None
         amount_paid: Decimal | None
         language: str
+        received_by: dict[str, Any] | None
+        source_flagged: bool
+
+    class AcknowledgementDue(CaseAggregate.Event):
+        """The customer is owed an apology and the case number at once (feedback sends it)."""
+
+        case_number: str
+        channel: str
+        language: str
+
+    class ReadBackConfirmed(CaseAggregate.Event):
+        note: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.read_back_confirmed = True
+
+    class ComplaintAmended(CaseAggregate.Event):
+        kind: str
+        reason: str
+        changes: dict[str, Any]
+        changed_fields: list[str]
+
+        def apply(self, aggregate: Complaint) -> None:
+            for name, change in self.changes.items():
+                setattr(aggregate, name, change["to"])
+            aggregate.amendments += 1
+
+    class ComplaintWithdrawn(CaseAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.withdrawn = True
+
+    class EvidenceAttached(CaseAggregate.Event):
+        sha256: str
+        media_type: str
+        size: int
+        filename: str | None
+        note: str | None
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.evidence.append(self.sha256)
+
+    class RepeatComplaintLinked(CaseAggregate.Event):
+        earlier_case_id: UUID
+        earlier_case_number: str
+        basis: str
+        days_apart: int
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.repeat_of = self.earlier_case_id
+
+    class NuisanceFlagged(CaseAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Complaint) -> None:
+            aggregate.nuisance_flagged = True
 
     class ContactDetailsRead(CaseAggregate.Event):
         fields: list[str]
@@ -71,93 +135,196 @@ class Complaint(CaseAggregate):
         envelope: dict[str, Any],
         case_number: str,
         channel: str,
-        store_id: str,
+        channel_details: dict[str, str],
         customer_id: UUID,
         customer_sealed: str,
-        description: str,
-        description_sealed: str,
-        demand: str | None,
+        store_id: str,
+        merchant_id: str | None,
+        staff_id: str | None,
         order_id: str | None,
         sku: str | None,
         batch: str | None,
+        serial: str | None,
+        description: str,
+        description_sealed: str,
+        occurred_where: str | None,
+        demand: str | None,
         amount_paid: Decimal | None,
         language: str,
+        received_by: dict[str, Any] | None,
+        source_flagged: bool,
     ) -> None:
         self.case_id = UUID(envelope["case_id"])
         self.case_number = case_number
         self.channel = channel
-        self.store_id = store_id
+        self.channel_details = channel_details
         self.customer_id = customer_id
         self.customer_sealed = customer_sealed
-        self.description = description
-        self.description_sealed = description_sealed
-        self.demand = demand
+        self.store_id = store_id
+        self.merchant_id = merchant_id
+        self.staff_id = staff_id
         self.order_id = order_id
         self.sku = sku
         self.batch = batch
+        self.serial = serial
+        self.description = description
+        self.description_sealed = description_sealed
+        self.occurred_at = envelope["occurred_at"]
+        self.occurred_where = occurred_where
+        self.demand = demand
         self.amount_paid = amount_paid
         self.language = language
-        self.contact_reads = 0
+        self.received_by = received_by
+        self.nuisance_flagged = source_flagged
+        self.read_back_confirmed = False
+        self.amendments = 0
+        self.withdrawn = False
+        self.evidence: list[str] = []
+        self.repeat_of: UUID | None = None
         self.customer_erased = False
+        self.contact_reads = 0
 
     @classmethod
     def receive(
         cls,
         ctx: EventContext,
+        record: ComplaintRecord,
         *,
+        customer_id: UUID,
         assign_number: Callable[[], str],
         seal: Seal,
-        channel: str,
-        store_id: str,
-        customer_id: UUID,
-        customer: dict[str, Any],
-        description: str,
-        demand: str | None = None,
-        order_id: str | None = None,
-        sku: str | None = None,
-        batch: str | None = None,
-        amount_paid: Decimal | None = None,
-        occurred_at: datetime | None = None,
-        language: str = "zh",
+        source_flagged: bool = False,
     ) -> Complaint:
-        """Record a complaint; refuses an unknown channel, no contact, a future date, a negative amount.
+        """Record a complaint and owe the customer an acknowledgement; refuses a future ``occurred_at``.
 
         The case number is asked of ``assign_number``, and the personal data is handed to ``seal(field,
         plaintext) -> token``, only once every rule has passed, so a refused complaint uses neither.
         """
-        if channel not in set(Channel):
-            raise InvalidValue("channel", f"unknown channel {channel!r}", allowed=list(Channel))
-        if not (customer.get("phone") or customer.get("email")):
-            raise InvalidValue("customer", "a phone number or an e-mail address is required")
-        if customer.get("phone") and not PHONE.match(customer["phone"]):
-            raise InvalidValue("customer.phone", "not a phone number")
-        if customer.get("email") and not EMAIL.match(customer["email"]):
-            raise InvalidValue("customer.email", "not an e-mail address")
-        if not description.strip():
-            raise InvalidValue("description", "must not be empty")
-        if occurred_at is not None and occurred_at > ctx.recorded_at:
+        if record.occurred_at is not None and record.occurred_at > ctx.recorded_at:
             raise InvalidValue("occurred_at", "lies in the future")
-        if amount_paid is not None and amount_paid < 0:
-            raise InvalidValue("amount_paid", "must not be negative")
-        contact = {field: customer[field] for field in CONTACT_FIELDS if customer.get(field)}
-        return cls._start(
+        contact = record.customer.contact()
+        number = assign_number()
+        complaint = cls._start(
             cls.ComplaintReceived,
             ctx.case_id,
-            ctx.model_copy(update={"occurred_at": occurred_at}),
-            case_number=assign_number(),
-            channel=channel,
-            store_id=store_id,
+            ctx.model_copy(update={"occurred_at": record.occurred_at}),
+            case_number=number,
+            channel=record.channel.value,
+            channel_details=dict(record.channel_details),
             customer_id=customer_id,
-            customer_sealed=seal("customer", json.dumps(contact, ensure_ascii=False, sort_keys=True)),
-            description=mask_contact(description.strip(), contact),
-            description_sealed=seal("description", description.strip()),
-            demand=mask_contact(demand, contact) if demand else demand,
-            order_id=order_id,
-            sku=sku,
-            batch=batch,
-            amount_paid=amount_paid,
-            language=language,
+            customer_sealed=seal("customer", _json(contact)),
+            **record.subject(),
+            description=mask_contact(record.description, contact),
+            description_sealed=seal("description", record.description),
+            occurred_where=_masked(record.occurred_where, contact),
+            demand=_masked(record.demand, contact),
+            amount_paid=record.amount_paid,
+            language=record.language,
+            received_by=record.received_by.model_dump(mode="json") if record.received_by else None,
+            source_flagged=source_flagged,
         )
+        complaint._record(cls.AcknowledgementDue, ctx, case_number=number, channel=record.channel.value,
+                          language=record.language)  # fmt: skip
+        return complaint
+
+    def confirm_read_back(self, ctx: EventContext, note: str | None = None) -> None:
+        """The complaint was read back to the customer and they confirmed it (复述确认); once."""
+        self._open()
+        if self.read_back_confirmed:
+            raise InvalidTransition(f"case {self.case_number}: the read-back is already confirmed")
+        self._record(self.ReadBackConfirmed, ctx, note=_masked(note, {}))
+
+    def amend(self, ctx: EventContext, *, kind: str, reason: str, changes: dict[str, Any], seal: Seal) -> None:
+        """Correct or supplement the record: the old and new value of each field, and why. Nothing is overwritten.
+
+        A new contact is sealed as a whole; a new description is kept sealed and masked, like the first.
+        """
+        self._open()
+        if kind not in AMEND_KINDS:
+            raise InvalidValue("kind", f"unknown kind {kind!r}", allowed=list(AMEND_KINDS))
+        if not reason.strip():
+            raise InvalidValue("reason", "must not be empty")
+        unknown = sorted(set(changes) - set(AMENDABLE))
+        if unknown or not changes:
+            raise InvalidValue("changes", f"cannot change {', '.join(unknown) or 'nothing'}", allowed=list(AMENDABLE))
+        recorded: dict[str, Any] = {}
+        for name, value in changes.items():
+            new = self._amended_value(name, value, ctx, seal)
+            for field, to in new.items():
+                before = getattr(self, field)
+                if to != before:
+                    recorded[field] = {"from": before, "to": to}
+        if not recorded:
+            raise InvalidValue("changes", "nothing differs from the record")
+        self._record(
+            self.ComplaintAmended,
+            ctx,
+            kind=kind,
+            reason=mask_contact(reason.strip()),
+            changes=recorded,
+            changed_fields=sorted({name.removesuffix("_sealed") for name in recorded}),
+        )
+
+    def _amended_value(self, name: str, value: Any, ctx: EventContext, seal: Seal) -> dict[str, Any]:
+        if name == "customer":
+            customer = Customer.model_validate(value)
+            return {"customer_sealed": seal("customer", _json(customer.contact()))}
+        if name == "description":
+            text = str(value or "").strip()
+            if not text:
+                raise InvalidValue("changes.description", "must not be empty")
+            return {"description": mask_contact(text), "description_sealed": seal("description", text)}
+        if name == "store_id" and not value:
+            raise InvalidValue("changes.store_id", "must not be empty")
+        if name == "amount_paid":
+            return {"amount_paid": _amount(value)}
+        if name == "occurred_at":
+            occurred = datetime.fromisoformat(str(value)) if value else None
+            if occurred is not None and (occurred.tzinfo is None or occurred > ctx.recorded_at):
+                raise InvalidValue("changes.occurred_at", "needs a timezone and must not lie in the future")
+            return {"occurred_at": occurred.isoformat() if occurred else None}
+        return {name: _masked(str(value), {}) if value not in (None, "") else None}
+
+    def withdraw(self, ctx: EventContext, reason: str) -> None:
+        """The customer withdraws the complaint, with a reason; the case stops here."""
+        self._open()
+        if not reason.strip():
+            raise InvalidValue("reason", "must not be empty")
+        self._record(self.ComplaintWithdrawn, ctx, reason=mask_contact(reason.strip()))
+
+    def attach_evidence(
+        self, ctx: EventContext, *, sha256: str, media_type: str, size: int, filename: str | None, note: str | None
+    ) -> bool:
+        """Record a piece of evidence stored under its content hash; False if this content is already attached."""
+        if self.withdrawn:
+            raise InvalidTransition(f"case {self.case_number} was withdrawn")
+        if not re.fullmatch(r"[0-9a-f]{64}", sha256):
+            raise InvalidValue("sha256", "must be 64 lowercase hex digits")
+        if sha256 in self.evidence:
+            return False
+        self._record(
+            self.EvidenceAttached,
+            ctx,
+            sha256=sha256,
+            media_type=media_type,
+            size=size,
+            filename=_masked(filename, {}),
+            note=_masked(note, {}),
+        )
+        return True
+
+    def link_repeat(self, ctx: EventContext, *, earlier_case_id: UUID, earlier_case_number: str, basis: str,
+                    days_apart: int) -> None:  # fmt: skip
+        """Link this complaint to the customer's earlier one (once)."""
+        if self.repeat_of is None:
+            self._record(self.RepeatComplaintLinked, ctx, earlier_case_id=earlier_case_id,
+                         earlier_case_number=earlier_case_number, basis=basis, days_apart=days_apart)  # fmt: skip
+
+    def flag_nuisance(self, ctx: EventContext, reason: str) -> None:
+        """Staff flag this complaint's source as abusive (骚扰); the case goes to the nuisance queue."""
+        if not reason.strip():
+            raise InvalidValue("reason", "must not be empty")
+        self._record(self.NuisanceFlagged, ctx, reason=mask_contact(reason.strip()))
 
     def record_contact_read(self, ctx: EventContext, fields: Sequence[str]) -> None:
         """Record that ``ctx.actor`` was shown the customer's contact details (``fields``, names only)."""
@@ -173,83 +340,29 @@ class Complaint(CaseAggregate):
                 self.CustomerErased, ctx, customer_id=self.customer_id, approved_by=approved_by.model_dump(mode="json")
             )
 
-
-def may_read_contact(actor: Actor) -> None:
-    """Refuse (``Forbidden``) an actor whose role may not see a customer's contact details."""
-    if actor.role not in CONTACT_READERS:
-        allowed = ", ".join(sorted(CONTACT_READERS))
-        raise Forbidden(f"role {actor.role.value!r} may not read contact details (allowed: {allowed})")
+    def _open(self) -> None:
+        if self.withdrawn:
+            raise InvalidTransition(f"case {self.case_number} was withdrawn")
 
 
-def privacy_record_id(customer_id: UUID) -> UUID:
-    """The id of a customer's privacy record: derived, so two first erasures collide instead of forking."""
-    return uuid5(customer_id, "intake:privacy")
+def _json(contact: dict[str, str]) -> str:
+    return json.dumps(contact, ensure_ascii=False, sort_keys=True)
 
 
-class CustomerPrivacy(CaseAggregate):
-    """A customer's privacy record: every erasure of their personal data, who asked, who approved, why.
+def _masked(text: str | None, contact: dict[str, str]) -> str | None:
+    return mask_contact(text, contact) if text else text
 
-    Its events are about a customer, not a case: their envelope's ``case_id`` is the record's own id.
-    """
 
-    class PrivacyRecordOpened(CaseAggregate.Created):
-        customer_id: UUID
-
-    class ErasureRecorded(CaseAggregate.Event):
-        reason: str
-        requested_by: dict[str, Any]
-        approved_by: dict[str, Any]
-        keys_destroyed: int
-        case_ids: list[str]
-
-        def apply(self, aggregate: CustomerPrivacy) -> None:
-            aggregate.erasures += 1
-
-    def __init__(self, envelope: dict[str, Any], customer_id: UUID) -> None:
-        self.customer_id = customer_id
-        self.erasures = 0
-
-    @classmethod
-    def erase(
-        cls,
-        record: CustomerPrivacy | None,
-        ctx: EventContext,
-        *,
-        customer_id: UUID,
-        reason: str,
-        approved_by: Actor,
-        keys_held: int,
-        case_ids: Sequence[UUID],
-    ) -> CustomerPrivacy:
-        """Erase the customer's personal data: the ``keys_held`` data keys (of ``case_ids``) are to be destroyed.
-
-        Refuses an unknown customer (404), an approver whose role may not approve (403), a requester
-        approving their own request or a customer with nothing left to erase (409), an empty reason (422).
-        ``record`` is the customer's privacy record, None before their first erasure.
-        """
-        if keys_held == 0 and record is None:
-            raise NotFound(f"no personal data is held for customer {customer_id}")
-        if not reason.strip():
-            raise InvalidValue("reason", "must not be empty")
-        if approved_by.role not in ERASURE_APPROVERS:
-            allowed = ", ".join(sorted(ERASURE_APPROVERS))
-            raise Forbidden(f"role {approved_by.role.value!r} may not approve an erasure (allowed: {allowed})")
-        if approved_by.id == ctx.actor.id:
-            raise InvalidTransition("the approver must be a different person from the requester")
-        if keys_held == 0:
-            raise InvalidTransition(f"customer {customer_id} is already erased")
-        if record is None:
-            record = cls._start(cls.PrivacyRecordOpened, privacy_record_id(customer_id), ctx, customer_id=customer_id)
-        record._record(
-            cls.ErasureRecorded,
-            ctx,
-            reason=reason.strip(),
-            requested_by=ctx.actor.model_dump(mode="json"),
-            approved_by=approved_by.model_dump(mode="json"),
-            keys_destroyed=keys_held,
-            case_ids=[str(case_id) for case_id in case_ids],
-        )
-        return record
+def _amount(value: Any) -> Decimal | None:
+    if value in (None, ""):
+        return None
+    try:
+        amount = Decimal(str(value))
+    except InvalidOperation as error:
+        raise InvalidValue("changes.amount_paid", "not a decimal amount") from error
+    if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+        raise InvalidValue("changes.amount_paid", "must be a non-negative amount with at most 2 decimals")
+    return amount
 
 
 def normalise_contact(phone: str | None, email: str | None) -> str:

@@ -1,0 +1,37 @@
+"""Intake's domain: the complaint record, the ``Complaint`` aggregate, contact sources, privacy. Pure."""
+
+from services.intake.domain.complaint import (
+    AMENDABLE,
+    Complaint,
+    Seal,
+    case_number,
+    customer_id_for,
+    normalise_contact,
+)
+from services.intake.domain.privacy import (
+    CONTACT_READERS,
+    ERASURE_APPROVERS,
+    CustomerPrivacy,
+    may_read_contact,
+    privacy_record_id,
+)
+from services.intake.domain.record import CHANNEL_DETAILS, ComplaintRecord, Customer, ReceivedBy, receiver_of
+
+__all__ = [
+    "AMENDABLE",
+    "CHANNEL_DETAILS",
+    "CONTACT_READERS",
+    "ERASURE_APPROVERS",
+    "Complaint",
+    "ComplaintRecord",
+    "Customer",
+    "CustomerPrivacy",
+    "ReceivedBy",
+    "Seal",
+    "case_number",
+    "customer_id_for",
+    "may_read_contact",
+    "normalise_contact",
+    "privacy_record_id",
+    "receiver_of",
+]

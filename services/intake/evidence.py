@@ -1,0 +1,177 @@
+"""Evidence files (photos, video, receipts, PDFs), stored once each under their SHA-256.
+
+The ``EvidenceAttached`` event records the hash, type and size; the bytes live here, content-addressed:
+the same photo sent twice is stored once, and a file can be checked against its event at any time.
+The store is a folder (``OMBUD_EVIDENCE_DIR``, default ``<data_dir>/evidence``); production may put an
+object store behind the same interface.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import os
+import re
+import tempfile
+import unicodedata
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import filetype
+
+from shared.errors import DomainError, InvalidValue, NotFound
+from shared.settings import Settings
+
+# Only the formats evidence comes in, recognised by their bytes: the client's Content-Type and file name
+# say whatever the client likes, and staff later open these files in browsers and viewers. Anything that
+# can carry script or code (HTML, SVG, office documents with macros, executables, archives) is refused.
+ALLOWED_MEDIA_TYPES = (
+    "image/jpeg",
+    "image/png",
+    "image/gif",
+    "image/webp",
+    "image/heic",
+    "video/mp4",
+    "video/quicktime",
+    "application/pdf",
+)
+SNIFF_BYTES = 8192  # as much of the head as filetype looks at
+CHUNK_BYTES = 1 << 20
+MAX_FILENAME_CHARS = 255
+_SHA256 = re.compile(r"[0-9a-f]{64}")
+
+
+class EvidenceTooLarge(DomainError):
+    """A file over the store's size limit (HTTP 413)."""
+
+    def __init__(self, field: str, max_bytes: int) -> None:
+        super().__init__(f"{field}: larger than {max_bytes} bytes")
+        self.field = field
+        self.message = f"larger than {max_bytes} bytes"
+        self.max_bytes = max_bytes
+
+
+@dataclass(frozen=True)
+class StoredEvidence:
+    """A stored file: its hash, the type sniffed from its bytes, its size, and the client's file name made safe."""
+
+    sha256: str
+    media_type: str
+    size: int
+    filename: str | None = None
+
+
+class EvidenceStore:
+    """Content-addressed files under ``root/ab/cd/<sha256>``, each at most ``max_bytes``, of an allowed type."""
+
+    def __init__(self, root: Path, max_bytes: int) -> None:
+        self.root = Path(root)
+        self.max_bytes = max_bytes
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> EvidenceStore:
+        """The store the settings name: ``evidence_dir``, else ``<data_dir>/evidence``; ``evidence_max_bytes``."""
+        root = settings.evidence_dir or settings.data_dir / "evidence"
+        return cls(root.resolve(), settings.evidence_max_bytes)
+
+    def put(self, data: bytes, filename: str | None = None) -> StoredEvidence:
+        """Store ``data`` (e.g. an e-mail attachment) unless its type is not allowed or it is too large.
+
+        Raises ``InvalidValue("file", …)`` naming the allowed types, or ``EvidenceTooLarge``; nothing is
+        stored then. Storing content that is already there changes nothing and returns the same hash.
+        """
+        return self.put_stream(io.BytesIO(data), filename)
+
+    def put_stream(self, stream: BinaryIO, filename: str | None = None) -> StoredEvidence:
+        """``put`` for a file object, read in chunks so a large upload is never held in memory whole."""
+        head = _read_up_to(stream, SNIFF_BYTES)
+        media_type = sniff(head, filename)
+        self.root.mkdir(parents=True, exist_ok=True)
+        # The temporary file is on the same file system as its final place, so os.replace is atomic: a
+        # reader sees the whole file under its hash or nothing, even if this process dies mid-write.
+        fd, temporary = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
+        try:
+            digest, size = hashlib.sha256(), 0
+            with os.fdopen(fd, "wb") as out:
+                chunk = head
+                while chunk:
+                    size += len(chunk)
+                    if size > self.max_bytes:
+                        raise EvidenceTooLarge("file", self.max_bytes)
+                    digest.update(chunk)
+                    out.write(chunk)
+                    chunk = stream.read(CHUNK_BYTES)
+                out.flush()
+                os.fsync(out.fileno())
+            sha256 = digest.hexdigest()
+            final = self.path(sha256)
+            if final.exists():
+                os.unlink(temporary)  # the same content is already stored: its hash says so
+            else:
+                final.parent.mkdir(parents=True, exist_ok=True)
+                os.replace(temporary, final)
+                _sync_directory(final.parent)
+        except BaseException:
+            if os.path.exists(temporary):
+                os.unlink(temporary)
+            raise
+        return StoredEvidence(sha256=sha256, media_type=media_type, size=size, filename=safe_filename(filename))
+
+    def path(self, sha256: str) -> Path:
+        """Where the file with this hash is (or would be) stored; refuses anything but 64 lowercase hex digits."""
+        if not _SHA256.fullmatch(sha256):
+            raise InvalidValue("sha256", "must be 64 lowercase hex digits")
+        return self.root / sha256[:2] / sha256[2:4] / sha256
+
+    def exists(self, sha256: str) -> bool:
+        """Whether a file with this hash is stored."""
+        return self.path(sha256).is_file()
+
+    def open(self, sha256: str) -> bytes:
+        """The stored file's bytes (``NotFound`` if none has this hash)."""
+        try:
+            return self.path(sha256).read_bytes()
+        except FileNotFoundError as error:
+            raise NotFound(f"no evidence file {sha256}") from error
+
+
+def sniff(head: bytes, filename: str | None = None) -> str:
+    """The media type of a file from its first bytes; ``InvalidValue("file", …)`` unless it is allowed."""
+    kind = filetype.guess(head) if head else None
+    if kind is not None and kind.mime in ALLOWED_MEDIA_TYPES:
+        return str(kind.mime)
+    name = safe_filename(filename)
+    what = repr(name) if name else "the file"
+    found = "is empty" if not head else f"is {kind.mime}" if kind else "is of a type not recognised"
+    raise InvalidValue("file", f"{what} {found}; accepted are photos, video and PDF", allowed=ALLOWED_MEDIA_TYPES)
+
+
+def safe_filename(filename: str | None) -> str | None:
+    """The client's file name without directories or control characters, at most 255 characters; None if empty."""
+    if not filename:
+        return None
+    base = re.split(r"[/\\]", filename)[-1]
+    cleaned = "".join(c for c in base if unicodedata.category(c)[0] != "C").strip()
+    return cleaned[:MAX_FILENAME_CHARS] or None
+
+
+def _read_up_to(stream: BinaryIO, size: int) -> bytes:
+    # A stream may return fewer bytes than asked before its end (a socket, a pipe).
+    parts, got = [], 0
+    while got < size:
+        part = stream.read(size - got)
+        if not part:
+            break
+        parts.append(part)
+        got += len(part)
+    return b"".join(parts)
+
+
+def _sync_directory(directory: Path) -> None:
+    # The new directory entry must survive a crash too: the event recording its hash is saved next.
+    fd = os.open(directory, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
