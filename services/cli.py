@@ -36,12 +36,17 @@ console = Console(stderr=True)
 PIPELINE = [name for name in SERVICES if name != "intake"]
 
 
-def _settings(data_dir: Path | None, postgres_url: str | None, nats_url: str | None = None) -> Settings:
-    overrides = {
+def _settings(
+    data_dir: Path | None, postgres_url: str | None, nats_url: str | None = None, *, listen: bool = False
+) -> Settings:
+    """Settings from the environment and the options given; only ``up`` listens for e-mail (``listen``)."""
+    overrides: dict[str, object] = {
         key: value
         for key, value in {"data_dir": data_dir, "postgres_url": postgres_url, "nats_url": nats_url}.items()
         if value is not None
     }
+    if not listen:
+        overrides["smtp_port"] = 0
     return Settings(**overrides)
 
 
@@ -53,7 +58,7 @@ def up(
     data_dir: Annotated[Path | None, typer.Option(help="where stores live (default ./data)")] = None,
 ) -> None:
     """Start the whole system embedded: nats-server child, four services, one HTTP port."""
-    settings = _settings(data_dir, postgres_url, nats_url)
+    settings = _settings(data_dir, postgres_url, nats_url, listen=True)
     if port is not None:
         settings.port = port
     nats = None
@@ -63,6 +68,8 @@ def up(
     store = "PostgreSQL" if settings.postgres_url else f"SQLite under {settings.data_dir.resolve()}"
     console.print(f"[bold]Ombud[/bold] on http://{settings.host}:{settings.port}  (API docs: /docs)")
     console.print(f"NATS {settings.nats_url}{' (child process)' if nats else ''}; stores: {store}")
+    if settings.smtp_port:
+        console.print(f"inbound e-mail: smtp://{settings.smtp_host}:{settings.smtp_port}")
     # Two processes so that both cores work: this one serves HTTP for every service and runs
     # intake's relay; the child runs the other services' relays and consumers.
     env = {**os.environ, **settings.child_env()}

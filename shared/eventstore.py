@@ -149,7 +149,8 @@ class ServiceApplication(EventSourcedProjection[UUID]):
     """The Application of one service: its store, its commands and its policy.
 
     Subclasses set ``name`` (the service) and ``reactions``: message type -> method name. A
-    reaction gets the message and its parsed contract and returns the aggregates to save.
+    reaction gets the message and its parsed contract and yields the aggregates to save (and any
+    ``(sql, params)`` side writes to commit with them, see ``shared.audit.sealing``).
     """
 
     name: ClassVar[str] = "service"
@@ -259,5 +260,12 @@ class ServiceApplication(EventSourcedProjection[UUID]):
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:  # type: ignore[override]
         message: EventMessage = domain_event
         reaction = getattr(self, self.reactions[message.type])
-        for aggregate in reaction(message, message.contract()):
-            processing_event.collect_events(aggregate)
+        writes = []
+        for item in reaction(message, message.contract()):
+            # A reaction yields aggregates to save, and ``(sql, params)`` rows to write in the same transaction.
+            if isinstance(item, tuple):
+                writes.append(item)
+            else:
+                processing_event.collect_events(item)
+        if writes:
+            processing_event.collect_events(side_writes=writes)

@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     # Evidence files, stored by content hash (a path here; an object store in production).
     evidence_dir: Path | None = None  # default <data_dir>/evidence
     evidence_max_bytes: int = 20_000_000
-    # Inbound e-mail: the SMTP listener's port (0 = off) and the store an e-mail complaint is filed against.
+    # Inbound e-mail: the SMTP listener (port 0 = off); config/mailboxes.yaml maps mailboxes to stores.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 0
 

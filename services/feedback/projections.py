@@ -22,14 +22,26 @@ from shared.settings import Settings
 from shared.sidetables import SideTables
 from shared.vocabulary import CaseStatus
 
-_EARLY = [CaseStatus.RECEIVED, CaseStatus.TRIAGED]
-_STATUS = {"ComplaintReceived": CaseStatus.RECEIVED, "ComplaintTriaged": CaseStatus.TRIAGED}
+# Statuses only move forward along this order, whatever order their events arrive in; withdrawal ends it.
+_EARLY = [CaseStatus.RECEIVED, CaseStatus.TRIAGED, CaseStatus.WITHDRAWN]
+_STATUS = {
+    "ComplaintReceived": CaseStatus.RECEIVED,
+    "ComplaintTriaged": CaseStatus.TRIAGED,
+    "ComplaintWithdrawn": CaseStatus.WITHDRAWN,
+}
+# Event type -> the flag it sets on the case (flags are a set: order does not matter).
+_FLAGS = {"RepeatComplaintLinked": "repeat", "NuisanceFlagged": "nuisance"}
+# Event type -> the counter it adds one to.
+_COUNTS = {"EvidenceAttached": "evidence_count", "ComplaintAmended": "amendments"}
 # Event type -> (the view's time of that event, the payload fields it copies into the view).
 _LATEST = {
     "ComplaintReceived": ("received_at", ("case_number", "channel", "store_id")),
     "ComplaintTriaged": ("triaged_at", ("category", "severity")),
     "ResolutionOpened": ("resolution_opened_at", ()),
     "AcknowledgementPrepared": ("acknowledgement_prepared_at", ()),
+    "ReadBackConfirmed": ("read_back_confirmed_at", ()),
+    "ComplaintWithdrawn": ("withdrawn_at", ()),
+    "RepeatComplaintLinked": ("repeat_linked_at", ("earlier_case_number",)),
 }
 
 
@@ -41,25 +53,8 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
     event (a tie is broken by the values themselves), status only moves forward, ``updated_at`` is a max.
     """
     envelope, payload = message.envelope, message.payload
-    view = dict(
-        view
-        or {
-            "case_id": str(envelope.case_id),
-            "case_number": None,
-            "status": None,
-            "channel": None,
-            "store_id": None,
-            "category": None,
-            "severity": None,
-            "flags": [],
-            "received_at": None,
-            "triaged_at": None,
-            "resolution_opened_at": None,
-            "acknowledgement_prepared_at": None,
-            "updated_at": None,
-            "event_count": 0,
-        }
-    )
+    # Keys a view written before a field existed lacks come from the defaults.
+    view = {**_new_view(envelope.case_id), **(view or {})}
     # In UTC, so one instant is one string whichever offset the event was recorded with.
     at = envelope.recorded_at.astimezone(timezone.utc)
     if message.type in _LATEST:
@@ -71,10 +66,40 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
             view.update({f: payload[f] for f in fields})
     if message.type in _STATUS:
         view["status"] = _advance(view["status"], _STATUS[message.type])
+    flag = _FLAGS.get(message.type) or ("nuisance" if payload.get("source_flagged") else None)
+    if flag:
+        view["flags"] = sorted({*view["flags"], flag})
+    if message.type in _COUNTS:
+        view[_COUNTS[message.type]] += 1
     if view["updated_at"] is None or at > datetime.fromisoformat(view["updated_at"]):
         view["updated_at"] = at.isoformat()
     view["event_count"] += 1
     return view
+
+
+def _new_view(case_id: UUID) -> dict[str, Any]:
+    return {
+        "case_id": str(case_id),
+        "case_number": None,
+        "status": None,
+        "channel": None,
+        "store_id": None,
+        "category": None,
+        "severity": None,
+        "flags": [],
+        "received_at": None,
+        "triaged_at": None,
+        "resolution_opened_at": None,
+        "acknowledgement_prepared_at": None,
+        "read_back_confirmed_at": None,
+        "withdrawn_at": None,
+        "repeat_linked_at": None,
+        "earlier_case_number": None,
+        "evidence_count": 0,
+        "amendments": 0,
+        "updated_at": None,
+        "event_count": 0,
+    }
 
 
 def _rank(at: datetime, values: list[Any]) -> tuple[datetime, str]:

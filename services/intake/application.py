@@ -4,9 +4,10 @@
 from __future__ import annotations
 
 import asyncio
+import hmac
 import json
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,18 +17,26 @@ from zoneinfo import ZoneInfo
 from eventsourcing.persistence import IntegrityError
 
 from services.intake.domain import (
+    Blocked,
     Complaint,
     ComplaintRecord,
+    ContactSource,
     CustomerPrivacy,
+    IntakeRules,
+    PastCase,
     case_number,
     customer_id_for,
+    find_repeat,
     may_read_contact,
     normalise_contact,
     privacy_record_id,
     receiver_of,
+    source_id,
 )
 from shared.clock import Clock
-from shared.contracts import Actor, event_id_for
+from services.intake.screening import BLOCKED, FLAGGED, SourceStatuses
+from shared.configfiles import load_config
+from shared.contracts import Actor, ComplaintTriaged, EventMessage, event_id_for
 from shared.errors import InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit
@@ -75,10 +84,14 @@ class Intake(ServiceApplication):
     """Receives and records complaints from every channel; keeps the customers' personal data sealed."""
 
     name = "intake"
+    # Repeat detection by category needs the triage.
+    reactions = {"ComplaintTriaged": "link_repeat"}
 
     def __init__(self, settings: Settings, clock: Clock, master_data: MasterData) -> None:
         super().__init__(settings, clock)
         self.master_data = master_data
+        self.rules = load_config(settings.config_dir / "intake.yaml", IntakeRules)
+        self.sources = SourceStatuses(self.side)
         self.zone = ZoneInfo(settings.timezone)
         self._numbers = self.side.table("case_numbers")
         self.side.execute(f"CREATE TABLE IF NOT EXISTS {self._numbers} (day TEXT PRIMARY KEY, last BIGINT NOT NULL)")
@@ -92,10 +105,14 @@ class Intake(ServiceApplication):
             [
                 (
                     f"CREATE TABLE IF NOT EXISTS {self._cases} (case_id TEXT PRIMARY KEY, case_number TEXT NOT NULL "
-                    "UNIQUE, customer_id TEXT NOT NULL, order_id TEXT, category TEXT, received_at TEXT NOT NULL)",
+                    "UNIQUE, customer_id TEXT NOT NULL, order_id TEXT, category TEXT, received_at TEXT NOT NULL, "
+                    "nuisance INTEGER NOT NULL DEFAULT 0)",
                     (),
                 ),
-                (f"CREATE INDEX IF NOT EXISTS intake_cases_by_customer ON {self._cases} (customer_id, received_at)", ()),
+                (
+                    f"CREATE INDEX IF NOT EXISTS intake_cases_by_customer ON {self._cases} (customer_id, received_at)",
+                    (),
+                ),
             ]
         )
 
@@ -107,8 +124,11 @@ class Intake(ServiceApplication):
         idempotency_key: str | None = None,
         correlation_id: UUID | None = None,
     ) -> Receipt:
-        """Record a complaint; a repeated idempotency key returns the first receipt."""
-        complaint = self.open_complaint(record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id)
+        """Record a complaint; a repeated idempotency key returns the first receipt (``Blocked`` for a blocked contact)."""
+        self.refuse_if_blocked(record, correlation_id)
+        complaint = self.open_complaint(
+            record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
+        )
         try:
             self.save(complaint, side_writes=self._receipt_writes(complaint))
         except IntegrityError as error:
@@ -124,7 +144,11 @@ class Intake(ServiceApplication):
         correlation_id: UUID | None = None,
     ) -> Receipt:
         """``receive_complaint`` for the event loop: the save shares a transaction with concurrent ones."""
-        complaint = self.open_complaint(record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id)
+        if self.sources.status(self.customer_id_of(record.customer.phone, record.customer.email)) == BLOCKED:
+            await asyncio.to_thread(self.refuse_if_blocked, record, correlation_id)
+        complaint = self.open_complaint(
+            record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
+        )
         try:
             await self.group_commit.save(complaint, side_writes=self._receipt_writes(complaint))
         except IntegrityError as error:
@@ -157,7 +181,113 @@ class Intake(ServiceApplication):
             customer_id=customer_id,
             assign_number=lambda: case_number(*self._next_number(ctx.recorded_at)),
             seal=self.keys.sealer(customer_id, case_id),
+            source_flagged=self.sources.status(customer_id) is not None,
         )
+
+    def refuse_if_blocked(self, record: ComplaintRecord, correlation_id: UUID | None = None) -> None:
+        """A blocked contact's complaint is refused (``Blocked``, 403) and the attempt recorded."""
+        customer_id = self.customer_id_of(record.customer.phone, record.customer.email)
+        if self.sources.status(customer_id) != BLOCKED:
+            return
+        source = self.repository.get(source_id(customer_id))
+        source.refuse(self.context(source.id, receiver_of(record), correlation_id=correlation_id), record.channel.value)
+        self.save(source)
+        raise Blocked(
+            "this contact is blocked after repeated abusive complaints; a manager can lift the block "
+            f"(case reference for staff: source {source.id})"
+        )
+
+    def flag_nuisance(
+        self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None
+    ) -> bool:
+        """Flag the case's contact as abusive; returns whether the contact is now blocked."""
+        blocked: list[bool] = []
+
+        def attempt() -> None:
+            complaint = self.get_complaint(case_id)
+            ctx = self.context(case_id, actor, correlation_id=correlation_id)
+            complaint.flag_nuisance(ctx, reason)
+            found = source_id(complaint.customer_id)
+            source = self.repository.get(found) if found in self.repository else None
+            source = source or ContactSource.open(ctx.model_copy(update={"case_id": found}), complaint.customer_id)
+            source.flag(ctx.model_copy(update={"case_id": found}), case_id=case_id, reason=reason,
+                        rule=self.rules.nuisance)  # fmt: skip
+            status = self.sources.write(complaint.customer_id, BLOCKED if source.blocked else FLAGGED)
+            self.save(complaint, source, side_writes=[status, self._case_flag(case_id)])
+            blocked.append(source.blocked)
+
+        self._retrying(attempt)
+        return blocked[-1]
+
+    def unblock_source(self, customer_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None) -> None:
+        """A manager lifts a contact's block, with a reason (404 if the contact was never flagged)."""
+        found = source_id(customer_id)
+        if found not in self.repository:
+            raise NotFound(f"contact {customer_id} was never flagged")
+
+        def attempt() -> None:
+            source = self.repository.get(found)
+            source.unblock(self.context(found, actor, correlation_id=correlation_id), reason)
+            self.save(source, side_writes=[self.sources.write(customer_id, FLAGGED)])
+
+        self._retrying(attempt)
+
+    def nuisance_queue(self) -> list[dict[str, Any]]:
+        """Cases from contacts flagged as abusive, newest first: they are handled apart."""
+        rows = self.side.query(
+            f"SELECT case_id, case_number, received_at FROM {self._cases} WHERE nuisance = 1 ORDER BY received_at DESC"
+        )
+        return [dict(row) for row in rows]
+
+    def _case_flag(self, case_id: UUID) -> tuple[str, Any]:
+        return f"UPDATE {self._cases} SET nuisance = 1 WHERE case_id = ?", (str(case_id),)
+
+    def link_repeat(self, message: EventMessage, triaged: ComplaintTriaged) -> Iterable[Any]:
+        """Policy: once a complaint is triaged, link it to the customer's most recent complaint about the same
+        order or the same category within the window (``config/intake.yaml``), and note its category."""
+        case_id = message.envelope.case_id
+        yield f"UPDATE {self._cases} SET category = ? WHERE case_id = ?", (triaged.category.value, str(case_id))
+        rows = self.side.query(f"SELECT customer_id FROM {self._cases} WHERE case_id = ?", (str(case_id),))
+        if not rows:
+            return
+        cases = [
+            PastCase(UUID(r["case_id"]), r["case_number"], r["order_id"], r["category"],
+                     datetime.fromisoformat(r["received_at"]))
+            for r in self.side.query(
+                f"SELECT case_id, case_number, order_id, category, received_at FROM {self._cases} WHERE customer_id = ?",
+                (rows[0]["customer_id"],),
+            )
+        ]  # fmt: skip
+        [new] = [c for c in cases if c.case_id == case_id]
+        found = find_repeat(
+            PastCase(new.case_id, new.case_number, new.order_id, triaged.category.value, new.received_at),
+            cases,
+            self.rules.repeat,
+        )
+        if found is not None:
+            complaint = self.get_complaint(case_id)
+            complaint.link_repeat(
+                self.context(case_id, Actor.system(self.name), cause=message),
+                earlier_case_id=found.case.case_id,
+                earlier_case_number=found.case.case_number,
+                basis=found.basis,
+                days_apart=found.days_apart,
+            )
+            yield complaint
+
+    def contact_matches(self, case_id: UUID, contact: str) -> bool:
+        """Whether ``contact`` (the last 4 digits of the customer's phone, or their e-mail) is the case's
+        customer's; always False once the customer was erased."""
+        complaint = self.get_complaint(case_id)
+        key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
+        if key is None:
+            return False
+        known = json.loads(key.open(complaint.customer_sealed, "customer"))
+        given = contact.strip().lower()
+        phone_digits = "".join(ch for ch in known.get("phone", "") if ch.isdigit())
+        if given.isdigit() and len(given) == 4:
+            return bool(phone_digits) and phone_digits.endswith(given)
+        return bool(known.get("email")) and hmac.compare_digest(known["email"].strip().lower(), given)
 
     def customer_id_of(self, phone: str | None, email: str | None) -> UUID:
         """The pseudonymous id of the customer with this contact (the same for every channel)."""
@@ -167,10 +297,10 @@ class Intake(ServiceApplication):
     def _receipt_writes(self, complaint: Complaint) -> list[tuple[str, Any]]:
         # The case's index row and its data key go in the transaction that saves its events.
         index = (
-            f"INSERT INTO {self._cases} (case_id, case_number, customer_id, order_id, category, received_at) "
-            "VALUES (?, ?, ?, ?, NULL, ?)",
+            f"INSERT INTO {self._cases} (case_id, case_number, customer_id, order_id, category, received_at, nuisance) "
+            "VALUES (?, ?, ?, ?, NULL, ?, ?)",
             (str(complaint.id), complaint.case_number, str(complaint.customer_id), complaint.order_id,
-             complaint.created_on.isoformat()),
+             complaint.created_on.isoformat(), int(complaint.nuisance_flagged)),
         )  # fmt: skip
         return [index, *self.keys.writes_for(complaint.id)]
 
@@ -207,7 +337,9 @@ class Intake(ServiceApplication):
 
         self._command(case_id, actor, correlation_id, amend)
 
-    def withdraw_complaint(self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None) -> None:
+    def withdraw_complaint(
+        self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None
+    ) -> None:
         """The customer withdraws the complaint, with a reason."""
         self._command(case_id, actor, correlation_id, lambda c, ctx: c.withdraw(ctx, reason))
 

@@ -214,8 +214,10 @@ class ComplaintHandler:
             skipped = self._attach(receipt.case_id, email.attachments, receiver_of(email.record), correlation_id)
             log.info("email.filed", case_number=receipt.case_number, created=receipt.created,
                      attachments=len(email.attachments), skipped=skipped)  # fmt: skip
-        text = f"complaint received as {receipt.case_number}" if receipt.created else (
-            f"already received as {receipt.case_number}"
+        text = (
+            f"complaint received as {receipt.case_number}"
+            if receipt.created
+            else (f"already received as {receipt.case_number}")
         )
         if skipped:
             text += f"; {skipped} of {len(email.attachments)} attachments not kept (only photos, video and PDF"

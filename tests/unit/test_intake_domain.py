@@ -84,7 +84,7 @@ class TestRecord:
             receive(channel="regulator", channel_details={"reference": "12315-1", "regulator_due_at": "2026-12-01T10:00"})
 
     def test_channel_details_name_what_the_channel_knows(self) -> None:
-        with pytest.raises(ValidationError, match="knows call_id, hotline; not post_url"):
+        with pytest.raises(ValidationError, match="phone knows call_id, hotline; not post_url"):
             receive(channel="phone", channel_details={"post_url": "https://weibo.example/1"})
 
     @pytest.mark.parametrize("channel", list(CHANNEL_DETAILS))

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import complaints, customers, evidence, imports
+from services.intake.api import complaints, customers, evidence, imports, public
 
 router = APIRouter()
-for part in (complaints, customers, evidence, imports):
+for part in (complaints, customers, evidence, imports, public):
     router.include_router(part.router)

@@ -4,14 +4,14 @@ customer's personal data; list the stores complaints can be about."""
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Header, Request, Response
-from pydantic import BaseModel
+from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.common import IntakeApp
-from services.intake.domain import ComplaintRecord
+from services.intake.domain import AMENDABLE, ComplaintRecord
 from shared.http import RequestActor
 
 router = APIRouter(prefix="/api", tags=["intake"])
@@ -40,43 +40,108 @@ async def receive_complaint(
 
 
 class ComplaintPublic(BaseModel):
-    """A complaint as intake recorded it, for staff: no contact details, the description masked."""
+    """A complaint as intake recorded it, for staff: no contact details, texts masked."""
 
     case_id: UUID
     case_number: str
     channel: str
-    store_id: str
+    channel_details: dict[str, str]
     customer_id: UUID
-    description: str
-    demand: str | None
+    store_id: str
+    merchant_id: str | None
+    staff_id: str | None
     order_id: str | None
     sku: str | None
     batch: str | None
+    serial: str | None
+    description: str
+    occurred_at: str | None
+    occurred_where: str | None
+    demand: str | None
     amount_paid: str | None
     language: str
+    received_by: dict[str, Any] | None
     received_at: datetime
+    read_back_confirmed: bool
+    amendments: int
+    withdrawn: bool
+    evidence: list[str]
+    repeat_of: UUID | None
+    nuisance_flagged: bool
     customer_erased: bool
+
+
+@router.get("/complaints/by-number/{case_number}", response_model=ComplaintPublic)
+def get_complaint_by_number(case_number: str, intake: IntakeApp) -> Any:
+    """The complaint with this case number (e.g. ``CMP-20261125-000123``)."""
+    return get_complaint(intake.case_id_for_number(case_number), intake)
 
 
 @router.get("/complaints/{case_id}", response_model=ComplaintPublic)
 def get_complaint(case_id: UUID, intake: IntakeApp) -> Any:
-    """The complaint as received, without the customer's contact; ``customer_erased`` once they were erased."""
+    """The complaint as recorded, with every correction applied; no contact details."""
     complaint = intake.get_complaint(case_id)
+    fields = {name: getattr(complaint, name) for name in ComplaintPublic.model_fields if hasattr(complaint, name)}
+    amount = complaint.amount_paid
     return ComplaintPublic(
-        case_id=complaint.id,
-        case_number=complaint.case_number,
-        channel=complaint.channel,
-        store_id=complaint.store_id,
-        customer_id=complaint.customer_id,
-        description=complaint.description,
-        demand=complaint.demand,
-        order_id=complaint.order_id,
-        sku=complaint.sku,
-        batch=complaint.batch,
-        amount_paid=str(complaint.amount_paid) if complaint.amount_paid is not None else None,
-        language=complaint.language,
-        received_at=complaint.created_on,
-        customer_erased=intake.customer_erased(complaint),
+        **{
+            **fields,
+            "case_id": complaint.id,
+            "amount_paid": str(amount) if amount is not None else None,
+            "received_at": complaint.created_on,
+            "customer_erased": intake.customer_erased(complaint),
+        }
+    )
+
+
+class ReadBack(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    note: str | None = Field(default=None, max_length=1_000)
+
+
+class Amendment(BaseModel):
+    """A correction (the record was wrong) or a supplement (something was added), with the reason."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    kind: Literal["correction", "supplement"]
+    reason: str = Field(min_length=1, max_length=1_000)
+    changes: dict[str, Any] = Field(description=f"new values of: {', '.join(AMENDABLE)}")
+
+
+class Withdrawal(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1_000)
+
+
+@router.post("/complaints/{case_id}/read-back", status_code=204)
+def confirm_read_back(case_id: UUID, body: ReadBack, intake: IntakeApp, actor: RequestActor, request: Request) -> None:
+    """The receiver read the complaint back and the customer confirmed it (复述确认); 409 if already confirmed."""
+    intake.confirm_read_back(case_id, actor=actor, note=body.note, correlation_id=UUID(request.state.correlation_id))
+
+
+@router.post("/complaints/{case_id}/amendments", status_code=204)
+def amend_complaint(case_id: UUID, body: Amendment, intake: IntakeApp, actor: RequestActor, request: Request) -> None:
+    """Correct or supplement the record; the event keeps old and new values and the reason."""
+    intake.amend_complaint(
+        case_id,
+        actor=actor,
+        kind=body.kind,
+        reason=body.reason,
+        changes=body.changes,
+        correlation_id=UUID(request.state.correlation_id),
+    )
+
+
+@router.post("/complaints/{case_id}/withdrawal", status_code=204)
+def withdraw_complaint(
+    case_id: UUID, body: Withdrawal, intake: IntakeApp, actor: RequestActor, request: Request
+) -> None:
+    """The customer withdraws the complaint (409 if already withdrawn)."""
+    intake.withdraw_complaint(
+        case_id, actor=actor, reason=body.reason, correlation_id=UUID(request.state.correlation_id)
     )
 
 
@@ -102,3 +167,25 @@ def read_contact(case_id: UUID, intake: IntakeApp, actor: RequestActor, request:
 def list_stores(intake: IntakeApp) -> dict[str, Any]:
     """The stores complaints can be filed against (the chain's master data)."""
     return {"stores": [store.model_dump() for store in intake.master_data.stores.values()]}
+
+
+class NuisanceFlag(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    reason: str = Field(min_length=1, max_length=1_000)
+
+
+@router.post("/complaints/{case_id}/nuisance-flags", status_code=201)
+def flag_nuisance(
+    case_id: UUID, body: NuisanceFlag, intake: IntakeApp, actor: RequestActor, request: Request
+) -> dict[str, bool]:
+    """Flag the case's contact as abusive (骚扰): the case joins the nuisance queue; enough flags within the
+    window (``config/intake.yaml``) block the contact, whose complaints are then refused (403)."""
+    blocked = intake.flag_nuisance(case_id, actor=actor, reason=body.reason, correlation_id=UUID(request.state.correlation_id))
+    return {"contact_blocked": blocked}
+
+
+@router.get("/intake/queues/nuisance")
+def nuisance_queue(intake: IntakeApp, actor: RequestActor) -> dict[str, Any]:
+    """Cases from contacts flagged as abusive, handled apart from the normal queues."""
+    return {"cases": intake.nuisance_queue()}

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from shared.contracts import Actor
 from shared.vocabulary import Channel, Role
@@ -79,7 +79,7 @@ class ComplaintRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     channel: Channel
-    channel_details: dict[str, str] = Field(default_factory=dict)
+    channel_details: dict[str, str] = Field(default_factory=dict, validate_default=True)
     customer: Customer
     # What the complaint is about.
     store_id: str = Field(min_length=1, max_length=32)
@@ -105,26 +105,29 @@ class ComplaintRecord(BaseModel):
             raise ValueError("occurred_at needs a timezone (e.g. 2026-11-25T10:00:00+08:00)")
         return value
 
-    @model_validator(mode="after")
-    def _channel_details(self) -> ComplaintRecord:
-        required, optional = CHANNEL_DETAILS[self.channel]
-        unknown = set(self.channel_details) - set(required) - set(optional)
+    @field_validator("channel_details")
+    @classmethod
+    def _channel_details(cls, details: dict[str, str], info: ValidationInfo) -> dict[str, str]:
+        channel = info.data.get("channel")
+        if channel is None:  # the channel itself was refused; that error says enough
+            return details
+        required, optional = CHANNEL_DETAILS[channel]
+        unknown = set(details) - set(required) - set(optional)
         if unknown:
             raise ValueError(
-                f"channel_details for {self.channel.value} knows {', '.join(required + optional)}; "
-                f"not {', '.join(sorted(unknown))}"
+                f"{channel.value} knows {', '.join(required + optional)}; not {', '.join(sorted(unknown))}"
             )
-        missing = [key for key in required if not self.channel_details.get(key)]
+        missing = [key for key in required if not details.get(key)]
         if missing:
-            raise ValueError(f"channel_details for {self.channel.value} needs {', '.join(missing)}")
-        if self.channel is Channel.REGULATOR:
+            raise ValueError(f"{channel.value} needs {', '.join(missing)}")
+        if channel is Channel.REGULATOR:
             try:
-                due = datetime.fromisoformat(self.channel_details["regulator_due_at"])
+                due = datetime.fromisoformat(details["regulator_due_at"])
             except ValueError as error:
-                raise ValueError("channel_details.regulator_due_at is not an ISO 8601 time") from error
+                raise ValueError("regulator_due_at is not an ISO 8601 time") from error
             if due.tzinfo is None:
-                raise ValueError("channel_details.regulator_due_at needs a timezone")
-        return self
+                raise ValueError("regulator_due_at needs a timezone")
+        return details
 
     def subject(self) -> dict[str, Any]:
         """What the complaint is about, as recorded on the event."""

@@ -1,0 +1,84 @@
+"""The customer's own status lookup: by case number and a piece of their contact, no personal data back."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from services.intake.api.common import IntakeApp
+from shared.errors import NotFound
+from shared.ratelimit import RateLimit
+
+router = APIRouter(prefix="/api/public", tags=["public"])
+
+# What the customer is told about where their case stands.
+STEPS = {
+    "received": ("已受理，正在评估", "received, being assessed"),
+    "triaged": ("正在处理", "being handled"),
+    "withdrawn": ("已撤回", "withdrawn"),
+}
+# Per client address, and per case number for wrong answers: enough for a person, too few to guess contacts.
+PER_CLIENT, PER_CLIENT_WINDOW = 30, timedelta(minutes=1)
+WRONG_PER_CASE, WRONG_PER_CASE_WINDOW = 5, timedelta(hours=1)
+
+
+def limits(request: Request, intake: Any) -> tuple[RateLimit, RateLimit]:
+    """The process's limiters, made on first use (on the intake's injected clock)."""
+    state = request.app.state
+    if not hasattr(state, "public_limits"):
+        state.public_limits = (
+            RateLimit(intake.clock, PER_CLIENT, PER_CLIENT_WINDOW),
+            RateLimit(intake.clock, WRONG_PER_CASE, WRONG_PER_CASE_WINDOW),
+        )
+    return state.public_limits
+
+
+@router.get("/cases/{case_number}")
+def case_status(
+    case_number: str,
+    intake: IntakeApp,
+    request: Request,
+    contact: Annotated[str, Query(min_length=4, max_length=254, description="last 4 digits of the phone, or the e-mail")],
+) -> Any:
+    """Where a case stands, for its customer: status, current step, next deadline; no personal data.
+
+    An unknown number and a wrong contact both answer 404, so the lookup reveals nothing; 429 when a
+    client asks too often or a case's contact was guessed wrong too often.
+    """
+    per_client, wrong_per_case = limits(request, intake)
+    client = request.client.host if request.client else "unknown"
+    if not per_client.allow(client):
+        return JSONResponse(status_code=429, content={"detail": "too many lookups; try again in a minute"})
+    number = case_number.strip().upper()
+    if wrong_per_case.exceeded(number):
+        return JSONResponse(status_code=429, content={"detail": "too many wrong answers for this case; try later"})
+    try:
+        case_id = intake.case_id_for_number(number)
+        matches = intake.contact_matches(case_id, contact)
+    except NotFound:
+        matches = False
+    if not matches:
+        wrong_per_case.allow(number)
+        raise NotFound("no case with this number and contact")
+    return status_of(request, intake, case_id, number)
+
+
+def status_of(request: Request, intake: Any, case_id: Any, number: str) -> dict[str, Any]:
+    """The case's status from the case view (feedback) when it runs here, else from intake's own record."""
+    complaint = intake.get_complaint(case_id)
+    feedback = request.app.state.services.get("feedback")
+    view = feedback.views.case(case_id) if feedback is not None else None
+    status = "withdrawn" if complaint.withdrawn else (view or {}).get("status") or "received"
+    zh, en = STEPS.get(status, ("处理中", "in progress"))
+    return {
+        "case_number": number,
+        "status": status,
+        "current_step": {"zh": zh, "en": en},
+        # Deadlines come with routing's clocks; until a case has one, there is nothing to promise.
+        "next_deadline": (view or {}).get("next_deadline"),
+        "received_at": complaint.created_on.isoformat(),
+        "updated_at": (view or {}).get("updated_at") or complaint.created_on.isoformat(),
+    }
