@@ -82,6 +82,18 @@ class DataKey:
             raise Unreadable("the token does not open with this key, case and field") from error
         return plain.decode("utf-8")
 
+    def encrypt(self, field: str, data: bytes) -> bytes:
+        """``data`` (e.g. an evidence file) encrypted under this key: nonce followed by ciphertext and tag."""
+        nonce = os.urandom(_NONCE_BYTES)
+        return nonce + AESGCM(self.secret).encrypt(nonce, data, self._aad(field))
+
+    def decrypt(self, field: str, blob: bytes) -> bytes:
+        """The bytes ``encrypt`` sealed for ``field``; ``Unreadable`` otherwise."""
+        try:
+            return AESGCM(self.secret).decrypt(blob[:_NONCE_BYTES], blob[_NONCE_BYTES:], self._aad(field))
+        except InvalidTag as error:
+            raise Unreadable("the file does not open with this key, case and field") from error
+
     def _aad(self, field: str) -> bytes:
         return f"ombud:v1|{self.case_id}|{field}|{self.key_id}".encode()
 

@@ -41,7 +41,7 @@ from shared.errors import InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit
 from shared.masterdata import MasterData
-from shared.privacy import KeyStore, key_id_of, mask_contact, master_key
+from shared.privacy import DataKey, KeyStore, key_id_of, mask_contact, master_key
 from shared.settings import Settings
 
 NUMBER_BLOCK = 100
@@ -274,6 +274,14 @@ class Intake(ServiceApplication):
                 days_apart=found.days_apart,
             )
             yield complaint
+
+    def evidence_key(self, case_id: UUID) -> DataKey:
+        """The data key the case's evidence is encrypted under (``InvalidTransition`` once the customer was erased)."""
+        complaint = self.get_complaint(case_id)
+        key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
+        if key is None:
+            raise InvalidTransition(f"the customer of case {complaint.case_number} was erased")
+        return key
 
     def contact_matches(self, case_id: UUID, contact: str) -> bool:
         """Whether ``contact`` (the last 4 digits of the customer's phone, or their e-mail) is the case's

@@ -1,7 +1,9 @@
 """Evidence files (photos, video, receipts, PDFs), stored once each under their SHA-256.
 
-The ``EvidenceAttached`` event records the hash, type and size; the bytes live here, content-addressed:
-the same photo sent twice is stored once, and a file can be checked against its event at any time.
+The ``EvidenceAttached`` event records the hash, type and size; the bytes live here, content-addressed
+and encrypted under the case's data key (``shared.privacy``): the same photo sent twice for a case is
+stored once, a file can be checked against its event at any time, and erasing the customer leaves it
+unreadable.
 The store is a folder (``OMBUD_EVIDENCE_DIR``, default ``<data_dir>/evidence``); production may put an
 object store behind the same interface.
 """
@@ -21,6 +23,7 @@ from typing import BinaryIO
 import filetype
 
 from shared.errors import DomainError, InvalidValue, NotFound
+from shared.privacy import DataKey
 from shared.settings import Settings
 
 # Only the formats evidence comes in, recognised by their bytes: the client's Content-Type and file name
@@ -37,7 +40,6 @@ ALLOWED_MEDIA_TYPES = (
     "application/pdf",
 )
 SNIFF_BYTES = 8192  # as much of the head as filetype looks at
-CHUNK_BYTES = 1 << 20
 MAX_FILENAME_CHARS = 255
 _SHA256 = re.compile(r"[0-9a-f]{64}")
 
@@ -63,7 +65,8 @@ class StoredEvidence:
 
 
 class EvidenceStore:
-    """Content-addressed files under ``root/ab/cd/<sha256>``, each at most ``max_bytes``, of an allowed type."""
+    """Content-addressed files under ``root/ab/cd/<sha256>.<key id>``, encrypted under the case's data key,
+    each at most ``max_bytes``, of an allowed type."""
 
     def __init__(self, root: Path, max_bytes: int) -> None:
         self.root = Path(root)
@@ -75,65 +78,61 @@ class EvidenceStore:
         root = settings.evidence_dir or settings.data_dir / "evidence"
         return cls(root.resolve(), settings.evidence_max_bytes)
 
-    def put(self, data: bytes, filename: str | None = None) -> StoredEvidence:
-        """Store ``data`` (e.g. an e-mail attachment) unless its type is not allowed or it is too large.
+    def put(self, data: bytes, filename: str | None, key: DataKey) -> StoredEvidence:
+        """Store ``data`` (e.g. an e-mail attachment) encrypted under the case's data ``key``.
 
         Raises ``InvalidValue("file", …)`` naming the allowed types, or ``EvidenceTooLarge``; nothing is
-        stored then. Storing content that is already there changes nothing and returns the same hash.
+        stored then. Storing content that is already there under this key changes nothing.
         """
-        return self.put_stream(io.BytesIO(data), filename)
+        return self.put_stream(io.BytesIO(data), filename, key)
 
-    def put_stream(self, stream: BinaryIO, filename: str | None = None) -> StoredEvidence:
-        """``put`` for a file object, read in chunks so a large upload is never held in memory whole."""
-        head = _read_up_to(stream, SNIFF_BYTES)
-        media_type = sniff(head, filename)
+    def put_stream(self, stream: BinaryIO, filename: str | None, key: DataKey) -> StoredEvidence:
+        """``put`` for a file object; reads at most ``max_bytes`` (one more byte tells it is too large)."""
+        data = _read_up_to(stream, self.max_bytes + 1)
+        if len(data) > self.max_bytes:
+            raise EvidenceTooLarge("file", self.max_bytes)
+        media_type = sniff(data[:SNIFF_BYTES], filename)
+        sha256 = hashlib.sha256(data).hexdigest()
+        final = self.path(sha256, key.key_id)
+        if not final.exists():
+            # The file's personal content is encrypted under the case's data key, so erasing the customer
+            # (destroying the key) erases the file too; the hash stays that of the plain content.
+            self._write(final, key.encrypt(f"evidence:{sha256}", data))
+        return StoredEvidence(sha256=sha256, media_type=media_type, size=len(data), filename=safe_filename(filename))
+
+    def _write(self, final: Path, blob: bytes) -> None:
         self.root.mkdir(parents=True, exist_ok=True)
         # The temporary file is on the same file system as its final place, so os.replace is atomic: a
-        # reader sees the whole file under its hash or nothing, even if this process dies mid-write.
+        # reader sees the whole file under its name or nothing, even if this process dies mid-write.
         fd, temporary = tempfile.mkstemp(dir=self.root, prefix=".incoming-")
         try:
-            digest, size = hashlib.sha256(), 0
             with os.fdopen(fd, "wb") as out:
-                chunk = head
-                while chunk:
-                    size += len(chunk)
-                    if size > self.max_bytes:
-                        raise EvidenceTooLarge("file", self.max_bytes)
-                    digest.update(chunk)
-                    out.write(chunk)
-                    chunk = stream.read(CHUNK_BYTES)
+                out.write(blob)
                 out.flush()
                 os.fsync(out.fileno())
-            sha256 = digest.hexdigest()
-            final = self.path(sha256)
-            if final.exists():
-                os.unlink(temporary)  # the same content is already stored: its hash says so
-            else:
-                final.parent.mkdir(parents=True, exist_ok=True)
-                os.replace(temporary, final)
-                _sync_directory(final.parent)
+            final.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(temporary, final)
+            _sync_directory(final.parent)
         except BaseException:
             if os.path.exists(temporary):
                 os.unlink(temporary)
             raise
-        return StoredEvidence(sha256=sha256, media_type=media_type, size=size, filename=safe_filename(filename))
 
-    def path(self, sha256: str) -> Path:
-        """Where the file with this hash is (or would be) stored; refuses anything but 64 lowercase hex digits."""
+    def path(self, sha256: str, key_id: str) -> Path:
+        """Where the file with this hash, encrypted under this key, is (or would be) stored."""
         if not _SHA256.fullmatch(sha256):
             raise InvalidValue("sha256", "must be 64 lowercase hex digits")
-        return self.root / sha256[:2] / sha256[2:4] / sha256
+        if not re.fullmatch(r"[0-9a-f]{32}", key_id):
+            raise InvalidValue("key_id", "must be 32 lowercase hex digits")
+        return self.root / sha256[:2] / sha256[2:4] / f"{sha256}.{key_id}"
 
-    def exists(self, sha256: str) -> bool:
-        """Whether a file with this hash is stored."""
-        return self.path(sha256).is_file()
-
-    def open(self, sha256: str) -> bytes:
-        """The stored file's bytes (``NotFound`` if none has this hash)."""
+    def open(self, sha256: str, key: DataKey) -> bytes:
+        """The stored file's plain bytes (``NotFound`` if none has this hash under this key)."""
         try:
-            return self.path(sha256).read_bytes()
+            blob = self.path(sha256, key.key_id).read_bytes()
         except FileNotFoundError as error:
             raise NotFound(f"no evidence file {sha256}") from error
+        return key.decrypt(f"evidence:{sha256}", blob)
 
 
 def sniff(head: bytes, filename: str | None = None) -> str:
@@ -157,7 +156,7 @@ def safe_filename(filename: str | None) -> str | None:
 
 
 def _read_up_to(stream: BinaryIO, size: int) -> bytes:
-    # A stream may return fewer bytes than asked before its end (a socket, a pipe).
+    # A file object may return fewer bytes than asked before its end (sockets, spooled uploads).
     parts, got = [], 0
     while got < size:
         part = stream.read(size - got)

@@ -229,7 +229,7 @@ class ComplaintHandler:
         skipped = 0
         for number, attachment in enumerate(attachments, 1):
             try:
-                stored = self.evidence.put(attachment.data, attachment.filename)
+                stored = self.evidence.put(attachment.data, attachment.filename, self.intake.evidence_key(case_id))
                 self.intake.attach_evidence(
                     case_id,
                     actor=actor,

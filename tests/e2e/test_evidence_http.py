@@ -136,3 +136,23 @@ def test_refused_requests_store_nothing(client: TestClient, settings: Settings) 
     assert withdrawn.status_code == 409
     assert evidence_files(settings) == []
     assert client.get(f"/api/cases/{case_id}/evidence").json() == {"evidence": []}
+
+
+def test_erasing_the_customer_leaves_the_evidence_unreadable(client: TestClient, settings: Settings) -> None:
+    # Given a receipt whose text names the customer, attached to their case
+    case_id = new_case(client)
+    content = pdf().replace(b"%%EOF", b"% buyer: Wang Fang 13800138000\n%%EOF")
+    sha256 = upload(client, case_id, content, "receipt.pdf").json()["sha256"]
+    assert client.get(f"/api/cases/{case_id}/evidence/{sha256}", headers=STAFF).content == content
+    assert all(b"13800138000" not in path.read_bytes() for path in evidence_files(settings))  # encrypted at rest
+    # When the customer is erased
+    customer_id = client.get(f"/api/complaints/{case_id}").json()["customer_id"]
+    erased = client.post(
+        f"/api/customers/{customer_id}/erasure",
+        json={"reason": "PIPL request", "approver": {"id": "HQ-L1", "role": "legal"}},
+        headers=STAFF,
+    )
+    assert erased.status_code == 201
+    # Then the file can no longer be read, nor new evidence attached
+    assert client.get(f"/api/cases/{case_id}/evidence/{sha256}", headers=STAFF).status_code == 409
+    assert upload(client, case_id, png(), "more.png").status_code == 409

@@ -134,7 +134,7 @@ def test_a_chinese_email_with_a_photo_becomes_a_complaint_with_evidence(intake: 
     )  # fmt: skip
     assert evidence.envelope["actor"]["id"] == "channel-email"
     assert evidence.envelope["correlation_id"] == received.envelope["correlation_id"]
-    assert EvidenceStore.from_settings(settings).open(digest) == photo
+    assert EvidenceStore.from_settings(settings).open(digest, intake.evidence_key(complaint.id)) == photo
 
 
 def test_an_english_html_email_to_an_unmapped_mailbox_goes_to_the_default_store(

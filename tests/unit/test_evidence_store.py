@@ -8,11 +8,14 @@ import os
 import struct
 import zlib
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.intake.evidence import ALLOWED_MEDIA_TYPES, EvidenceStore, EvidenceTooLarge, safe_filename
 from shared.errors import InvalidValue, NotFound
+from shared.privacy import DataKey, Unreadable
 
 
 def png(width: int = 1, height: int = 1, *, noise: bool = False) -> bytes:
@@ -75,6 +78,9 @@ SAMPLES = {
 }
 
 
+KEY = DataKey(key_id=uuid4().hex, customer_id=uuid4(), case_id=uuid4(), secret=AESGCM.generate_key(256))
+
+
 @pytest.fixture
 def store(tmp_path: Path) -> EvidenceStore:
     return EvidenceStore(tmp_path / "evidence", max_bytes=10_000)
@@ -90,7 +96,7 @@ def test_every_allowed_type_has_a_sample() -> None:
 
 @pytest.mark.parametrize("media_type", ALLOWED_MEDIA_TYPES)
 def test_the_type_is_sniffed_from_the_bytes_whatever_the_name_says(store: EvidenceStore, media_type: str) -> None:
-    stored = store.put(SAMPLES[media_type], "looks-like.txt")
+    stored = store.put(SAMPLES[media_type], "looks-like.txt", KEY)
     assert stored.media_type == media_type
     assert stored.size == len(SAMPLES[media_type])
 
@@ -109,7 +115,7 @@ def test_other_content_is_refused_naming_the_field_and_the_allowed_types(
     store: EvidenceStore, content: bytes, found: str
 ) -> None:
     with pytest.raises(InvalidValue) as refused:
-        store.put(content, "photo.jpg")
+        store.put(content, "photo.jpg", KEY)
     assert refused.value.field == "file"
     assert refused.value.allowed == list(ALLOWED_MEDIA_TYPES)
     assert found in refused.value.message and "'photo.jpg'" in refused.value.message
@@ -117,32 +123,41 @@ def test_other_content_is_refused_naming_the_field_and_the_allowed_types(
 
 
 def test_a_file_over_the_limit_is_refused_and_nothing_is_left(store: EvidenceStore) -> None:
-    assert store.put(png(40, 20, noise=True)).size <= store.max_bytes
+    assert store.put(png(40, 20, noise=True), None, KEY).size <= store.max_bytes
     with pytest.raises(EvidenceTooLarge) as refused:
-        store.put(png(60, 60, noise=True))
+        store.put(png(60, 60, noise=True), None, KEY)
     assert (refused.value.field, refused.value.max_bytes) == ("file", 10_000)
     assert len(stored_files(store.root)) == 1  # the first file only; no temporary file left behind
 
 
 def test_files_are_stored_under_their_sha256_in_sharded_folders(store: EvidenceStore) -> None:
     content = pdf()
-    stored = store.put(content, "receipt.pdf")
+    stored = store.put(content, "receipt.pdf", KEY)
     sha256 = hashlib.sha256(content).hexdigest()
     assert stored.sha256 == sha256
-    assert store.path(sha256) == store.root / sha256[:2] / sha256[2:4] / sha256
-    assert stored_files(store.root) == [store.path(sha256)]
-    assert store.exists(sha256)
-    assert store.open(sha256) == content
+    assert store.path(sha256, KEY.key_id) == store.root / sha256[:2] / sha256[2:4] / f"{sha256}.{KEY.key_id}"
+    assert stored_files(store.root) == [store.path(sha256, KEY.key_id)]
+    assert store.open(sha256, KEY) == content
+
+
+def test_files_are_encrypted_under_the_case_key_and_unreadable_without_it(store: EvidenceStore) -> None:
+    content = pdf()
+    stored = store.put(content, "receipt.pdf", KEY)
+    on_disk = store.path(stored.sha256, KEY.key_id).read_bytes()
+    assert content not in on_disk and b"%PDF" not in on_disk
+    other = DataKey(key_id=KEY.key_id, customer_id=KEY.customer_id, case_id=KEY.case_id, secret=AESGCM.generate_key(256))
+    with pytest.raises(Unreadable):
+        store.open(stored.sha256, other)
 
 
 def test_storing_the_same_content_again_changes_nothing(store: EvidenceStore) -> None:
     content = png()
-    first = store.put(content, "a.png")
-    written = store.path(first.sha256).stat().st_mtime_ns
-    again = store.put(content, "b.png")
+    first = store.put(content, "a.png", KEY)
+    written = store.path(first.sha256, KEY.key_id).stat().st_mtime_ns
+    again = store.put(content, "b.png", KEY)
     assert (again.sha256, again.media_type, again.size) == (first.sha256, first.media_type, first.size)
-    assert store.path(first.sha256).stat().st_mtime_ns == written
-    assert stored_files(store.root) == [store.path(first.sha256)]
+    assert store.path(first.sha256, KEY.key_id).stat().st_mtime_ns == written
+    assert stored_files(store.root) == [store.path(first.sha256, KEY.key_id)]
 
 
 def test_a_stream_is_read_in_chunks_even_when_it_returns_short_reads(store: EvidenceStore) -> None:
@@ -151,18 +166,19 @@ def test_a_stream_is_read_in_chunks_even_when_it_returns_short_reads(store: Evid
             return super().read(min(size if size and size > 0 else 7, 7))
 
     content = png(30, 30, noise=True)
-    stored = store.put_stream(Trickle(content), None)
+    stored = store.put_stream(Trickle(content), None, KEY)
     assert (stored.media_type, stored.size) == ("image/png", len(content))
-    assert store.open(stored.sha256) == content
+    assert store.open(stored.sha256, KEY) == content
 
 
 def test_unknown_and_malformed_hashes(store: EvidenceStore) -> None:
     with pytest.raises(NotFound):
-        store.open("0" * 64)
-    assert not store.exists("0" * 64)
+        store.open("0" * 64, KEY)
     for bad in ("../../etc/passwd", "A" * 64, "0" * 63):
         with pytest.raises(InvalidValue):
-            store.path(bad)
+            store.path(bad, KEY.key_id)
+    with pytest.raises(InvalidValue):
+        store.path("0" * 64, "../x")
 
 
 @pytest.mark.parametrize(

@@ -11,10 +11,11 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any
+from urllib.parse import quote
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Form, Request, UploadFile
-from fastapi.responses import FileResponse, JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel
 
 from services.intake.api.common import IntakeApp
@@ -94,7 +95,7 @@ def upload_evidence(
     if complaint.withdrawn:
         raise InvalidTransition(f"case {complaint.case_number} was withdrawn")
     try:
-        stored = store.put_stream(file.file, file.filename)
+        stored = store.put_stream(file.file, file.filename, intake.evidence_key(case_id))
     except EvidenceTooLarge as error:
         return JSONResponse(status_code=413, content={"detail": [{"field": error.field, "message": error.message}]})
     attached = intake.attach_evidence(
@@ -131,12 +132,13 @@ def list_evidence(case_id: UUID, intake: IntakeApp) -> Any:
 
 @router.get(
     "/cases/{case_id}/evidence/{sha256}",
-    response_class=FileResponse,
+    response_class=Response,
     dependencies=[Depends(request_actor)],
     responses={
         200: {"description": "the file, with its media type"},
         401: {"description": "no X-Ombud-User / X-Ombud-Role"},
         404: {"description": "unknown case, or this file is not attached to it"},
+        409: {"description": "the customer was erased: the file can no longer be read"},
     },
 )
 def download_evidence(case_id: UUID, sha256: str, intake: IntakeApp, store: Evidence) -> Any:
@@ -147,15 +149,17 @@ def download_evidence(case_id: UUID, sha256: str, intake: IntakeApp, store: Evid
     found = next((event for event in attached_evidence(intake, case_id) if event.sha256 == sha256), None)
     if found is None:
         raise NotFound(f"case {case_id} has no evidence {sha256}")
-    if not store.exists(sha256):
-        raise NotFound(f"evidence {sha256} is recorded but its file is missing from the store")
-    return FileResponse(
-        store.path(sha256),
+    content = store.open(sha256, intake.evidence_key(case_id))
+    filename = quote(found.filename or sha256)
+    return Response(
+        content,
         media_type=found.media_type,
-        filename=found.filename or sha256,
-        content_disposition_type="inline",
-        # Personal data: no shared caches; and the browser must not second-guess the sniffed type.
-        headers={"Cache-Control": "private, no-store", "X-Content-Type-Options": "nosniff"},
+        headers={
+            "Content-Disposition": f"inline; filename*=utf-8''{filename}",
+            # Personal data: no shared caches; and the browser must not second-guess the sniffed type.
+            "Cache-Control": "private, no-store",
+            "X-Content-Type-Options": "nosniff",
+        },
     )
 
 
