@@ -39,7 +39,6 @@ import time
 import uuid
 from collections import Counter
 from dataclasses import dataclass, field
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse
@@ -109,7 +108,7 @@ def client(connections: int) -> LeanClient:
 def substrate(count: int, postgres_url: str | None) -> dict[str, Any]:
     """Raw appends/s (one stored event per insert_events call) and Intake.receive_complaint/s."""
     from services.intake.application import Intake
-    from services.intake.domain import Complaint, case_number, customer_id_for, normalise_contact
+    from services.intake.domain import Complaint, ComplaintRecord, case_number
     from shared.clock import SystemClock
     from shared.contracts import Actor
     from shared.masterdata import MasterData
@@ -128,28 +127,22 @@ def substrate(count: int, postgres_url: str | None) -> dict[str, Any]:
         return Settings(data_dir=tmp / part)
 
     actor = Actor(id="channel-phone", role=Role.CUSTOMER)
-    customer = {"name": "顾客", "phone": "13800000000"}
-    description = complaint_body(0)["description"]
+    record = ComplaintRecord.model_validate(complaint_body(0))
     try:
         # Raw: build the stored events first (not timed), then append one per call with eventsourcing's
         # own recorder (no sealing, no group commit): the substrate everything else is compared with.
         settings = settings_for("raw")
         intake = Intake(settings, SystemClock(), MasterData.load(settings.master_data_dir))
-        key = settings.blind_index_key.get_secret_value().encode()
-        contact_id = customer_id_for(normalise_contact(customer["phone"], None), key)
+        contact_id = intake.customer_id_of(record.customer.phone, record.customer.email)
         stored = []
         for i in range(count):
             ctx = intake.context(uuid.uuid4(), actor)
             complaint = Complaint.receive(
                 ctx,
+                record,
+                customer_id=contact_id,
                 assign_number=lambda i=i: case_number("20260101", i + 1),
                 seal=intake.keys.sealer(contact_id, ctx.case_id),
-                channel="phone",
-                store_id="SH-001",
-                customer_id=contact_id,
-                customer=customer,
-                description=description,
-                amount_paid=Decimal("3980.00"),
             )
             events = complaint.collect_events()
             intake._link(events)  # as a save would, so the stored bytes are the real ones
@@ -168,14 +161,7 @@ def substrate(count: int, postgres_url: str | None) -> dict[str, Any]:
         intake = Intake(settings, SystemClock(), MasterData.load(settings.master_data_dir))
         started = time.perf_counter()
         for _ in range(count):
-            intake.receive_complaint(
-                actor=actor,
-                channel="phone",
-                store_id="SH-001",
-                customer=customer,
-                description=description,
-                amount_paid=Decimal("3980.00"),
-            )
+            intake.receive_complaint(record, actor=actor)
         app_seconds = time.perf_counter() - started
         intake.close()
     finally:

@@ -33,7 +33,9 @@ app.add_typer(parked_app, name="parked")
 import_app = typer.Typer(help="Bulk imports from files (chains moving over from spreadsheets).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
 console = Console(stderr=True)
-PIPELINE = [name for name in SERVICES if name != "intake"]
+# The worker processes of `ombud up`: the feedback projection takes every event of every service, so it
+# gets a process of its own; the other services' relays and policies share one.
+WORKER_GROUPS = (SERVICES,)
 
 
 def _settings(
@@ -70,14 +72,18 @@ def up(
     console.print(f"NATS {settings.nats_url}{' (child process)' if nats else ''}; stores: {store}")
     if settings.smtp_port:
         console.print(f"inbound e-mail: smtp://{settings.smtp_host}:{settings.smtp_port}")
-    # Two processes so that both cores work: this one serves HTTP for every service and runs
-    # intake's relay; the child runs the other services' relays and consumers.
+    # Several processes so that every core works: this one serves HTTP for every service; each child
+    # runs the relays and consumers of a group of services (WORKER_GROUPS).
     env = {**os.environ, **settings.child_env()}
-    workers = ChildProcess("workers", [sys.executable, "-m", "services.cli", "work", *PIPELINE], env).start()
+    children = [
+        ChildProcess(f"workers-{'-'.join(group)}", [sys.executable, "-m", "services.cli", "work", *group], env).start()
+        for group in WORKER_GROUPS
+    ]
     try:
-        serve(SERVICES, settings, working=["intake"], checks={"workers": workers.alive})
+        serve(SERVICES, settings, working=[], checks={child.name: child.alive for child in children})
     finally:
-        workers.stop()
+        for child in children:
+            child.stop()
         if nats:
             nats.stop()
 

@@ -257,6 +257,26 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             raise
         return True
 
+    def handle_batch(self, messages: Sequence[EventMessage]) -> None:
+        """Apply the policy to a fetched batch in one transaction, with one tracking row per message.
+
+        One commit per batch instead of one per message. Any conflict (a redelivered message, two
+        messages about one aggregate) makes the whole transaction fail; the consumer then applies the
+        batch message by message through ``handle``, which sorts out each case exactly once.
+        """
+        events: list[Any] = []
+        writes: list[tuple[str, Any]] = []
+        track = f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)"
+        for message in messages:
+            if message.type not in self.reactions:
+                continue  # ``handle`` records nothing for these either
+            processing: ProcessingEvent[UUID] = ProcessingEvent()
+            self.policy(message, processing)
+            events += processing.events
+            writes += [*processing.saved_kwargs.get("side_writes", ()), (track, (message.service, message.notification_id))]
+        if writes:
+            self.save(*events, side_writes=writes)
+
     def policy(self, domain_event: Any, processing_event: ProcessingEvent[UUID]) -> None:  # type: ignore[override]
         message: EventMessage = domain_event
         reaction = getattr(self, self.reactions[message.type])

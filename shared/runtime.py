@@ -39,7 +39,13 @@ class Service:
         self.parked = ParkedStore(self.app.side, self.app.clock)
         if self.app.reactions:
             self.subscriptions.insert(
-                0, Subscription(durable=f"{self.app.name}-policy", subjects=self.app.consumes, handle=self.app.handle)
+                0,
+                Subscription(
+                    durable=f"{self.app.name}-policy",
+                    subjects=self.app.consumes,
+                    handle=self.app.handle,
+                    handle_batch=self.app.handle_batch,
+                ),
             )
         for subscription in self.subscriptions:
             subscription.service = subscription.service or self.app.name

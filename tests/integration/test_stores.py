@@ -7,6 +7,7 @@ from collections.abc import Callable
 from uuid import uuid4
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from services.feedback.projections import CaseViews
 from services.intake.application import NUMBER_BLOCK, Intake, Receipt
@@ -170,3 +171,24 @@ def test_repeated_idempotency_key_over_the_shared_path_returns_the_first_receipt
     again = asyncio.run(intake.receive_complaint_shared(record(), actor=CLERK, idempotency_key="same"))
     assert (again.case_id, again.case_number, again.created) == (first.case_id, first.case_number, False)
     assert event_types(intake) == RECEIVED
+
+
+def test_policy_applies_a_batch_in_one_transaction_and_refuses_a_batch_with_a_repeat(
+    intake: Intake, settings: Settings
+) -> None:
+    receive(intake, order_id="A")
+    receive(intake, order_id="B")
+    published = [m for _, m in intake.messages(intake.recorder.select_notifications(start=1, limit=10))]
+    routing = Routing(settings, ManualClock())
+    try:
+        # When a fetched batch (two complaints and their acknowledgements) is applied at once
+        routing.handle_batch(published)
+        # Then each complaint is triaged once, and each message is tracked: a redelivery is a no-op
+        assert event_types(routing) == ["ComplaintTriaged", "ComplaintTriaged"]
+        assert [routing.handle(m) for m in published if m.type == "ComplaintReceived"] == [False, False]
+        # And a batch holding an applied message fails whole (the consumer then goes message by message)
+        with pytest.raises(IntegrityError):
+            routing.handle_batch(published[:1])
+        assert event_types(routing) == ["ComplaintTriaged", "ComplaintTriaged"]
+    finally:
+        routing.close()
