@@ -260,10 +260,22 @@ def mask_contact(text: str, known: dict[str, str | None] | None = None) -> str:
     Best effort: a name or address written differently from the one given is not recognised.
     """
     for field, value in sorted(_known_values(known or {}), key=lambda item: -len(item[1])):
-        text = re.sub(re.escape(value), f"[{field}]", text, flags=re.IGNORECASE)
+        text = _replace_ignoring_case(text, value, f"[{field}]")
     text = _EMAIL.sub("[email]", text)
     text = _ID_CARD.sub("[id]", text)
     return _PHONE.sub("[phone]", text)
+
+
+def _replace_ignoring_case(text: str, value: str, replacement: str) -> str:
+    # A literal search: compiling a pattern per customer value cost more than the rest of filing.
+    lowered, needle = text.lower(), value.lower()
+    if len(lowered) != len(text):  # lowercasing changed lengths (rare scripts): let the regex engine do it
+        return re.sub(re.escape(value), replacement, text, flags=re.IGNORECASE)
+    parts, start = [], 0
+    while (found := lowered.find(needle, start)) != -1:
+        parts += [text[start:found], replacement]
+        start = found + len(needle)
+    return "".join(parts) + text[start:] if parts else text
 
 
 def _known_values(known: dict[str, str | None]) -> Iterable[tuple[str, str]]:
