@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Protocol
 
 
@@ -17,17 +17,17 @@ class SystemClock:
     """The real wall clock, in UTC."""
 
     def now(self) -> datetime:
-        return datetime.now(timezone.utc)
+        return datetime.now(UTC)
 
 
 class ManualClock:
     """A clock that moves only when told: deadlines and timers are tested by moving it."""
 
     def __init__(self, start: datetime | None = None) -> None:
-        start = start or datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
+        start = start or datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
         if start.tzinfo is None:
             raise ValueError("ManualClock needs a timezone-aware start")
-        self._now = start.astimezone(timezone.utc)
+        self._now = start.astimezone(UTC)
         self._lock = threading.Lock()
 
     def now(self) -> datetime:

@@ -273,7 +273,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             processing: ProcessingEvent[UUID] = ProcessingEvent()
             self.policy(message, processing)
             events += processing.events
-            writes += [*processing.saved_kwargs.get("side_writes", ()), (track, (message.service, message.notification_id))]
+            writes += [
+                *processing.saved_kwargs.get("side_writes", ()),
+                (track, (message.service, message.notification_id)),
+            ]
         if writes:
             self.save(*events, side_writes=writes)
 

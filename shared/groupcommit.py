@@ -18,7 +18,6 @@ from typing import Any
 
 from eventsourcing.application import Application
 
-
 Writes = Sequence[tuple[str, Sequence[Any]]]
 
 
@@ -45,7 +44,9 @@ class GroupCommit:
             while self._waiting:
                 batch, self._waiting = self._waiting, []
                 try:
-                    errors = await asyncio.to_thread(self._save, [(aggregates, writes) for aggregates, writes, _ in batch])
+                    errors = await asyncio.to_thread(
+                        self._save, [(aggregates, writes) for aggregates, writes, _ in batch]
+                    )
                 except BaseException as error:  # noqa: BLE001 - cancelled mid-save: every waiter learns
                     errors = [error] * len(batch)
                 for (_, _, future), error in zip(batch, errors, strict=True):

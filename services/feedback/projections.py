@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import heapq
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
@@ -56,7 +56,7 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
     # Keys a view written before a field existed lacks come from the defaults.
     view = {**_new_view(envelope.case_id), **(view or {})}
     # In UTC, so one instant is one string whichever offset the event was recorded with.
-    at = envelope.recorded_at.astimezone(timezone.utc)
+    at = envelope.recorded_at.astimezone(UTC)
     if message.type in _LATEST:
         stamp, fields = _LATEST[message.type]
         if view[stamp] is None or _rank(at, [payload[f] for f in fields]) > _rank(
@@ -175,7 +175,7 @@ def causal_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             children.setdefault(cause, []).append(entry)
         else:
             roots.append(entry)
-    key = lambda e: (e["recorded_at"], e["msg_id"])  # noqa: E731
+    key = lambda e: (e["recorded_at"], e["msg_id"])
     heap = [(key(e), e["event_id"]) for e in roots]
     heapq.heapify(heap)
     ordered = []

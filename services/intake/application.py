@@ -33,8 +33,8 @@ from services.intake.domain import (
     receiver_of,
     source_id,
 )
-from shared.clock import Clock
 from services.intake.screening import BLOCKED, FLAGGED, SourceStatuses
+from shared.clock import Clock
 from shared.configfiles import load_config
 from shared.contracts import Actor, ComplaintTriaged, EventMessage, event_id_for
 from shared.errors import InvalidTransition, InvalidValue, NotFound
@@ -197,9 +197,7 @@ class Intake(ServiceApplication):
             f"(case reference for staff: source {source.id})"
         )
 
-    def flag_nuisance(
-        self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None
-    ) -> bool:
+    def flag_nuisance(self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None) -> bool:
         """Flag the case's contact as abusive; returns whether the contact is now blocked."""
         blocked: list[bool] = []
 
@@ -219,7 +217,9 @@ class Intake(ServiceApplication):
         self._retrying(attempt)
         return blocked[-1]
 
-    def unblock_source(self, customer_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None) -> None:
+    def unblock_source(
+        self, customer_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None
+    ) -> None:
         """A manager lifts a contact's block, with a reason (404 if the contact was never flagged)."""
         found = source_id(customer_id)
         if found not in self.repository:

@@ -156,7 +156,9 @@ def test_group_commit_fails_only_the_command_whose_save_is_refused(intake: Intak
 
     async def file_concurrently() -> list[object]:
         # Given five commands waiting together, one of them repeating an idempotency key
-        complaints = [intake.open_complaint(record(), actor=CLERK, idempotency_key=key) for key in ("a", "b", "dup", "c", "d")]
+        complaints = [
+            intake.open_complaint(record(), actor=CLERK, idempotency_key=key) for key in ("a", "b", "dup", "c", "d")
+        ]
         return await asyncio.gather(*(intake.group_commit.save(c) for c in complaints), return_exceptions=True)
 
     outcomes = asyncio.run(file_concurrently())

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -10,7 +10,7 @@ from shared.contracts import Actor, Envelope, EventMessage
 from shared.eventstore import EventContext
 from shared.vocabulary import Role
 
-NOW = datetime(2026, 11, 25, 2, 0, tzinfo=timezone.utc)
+NOW = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
 CLERK = Actor(id="SH-001-F1", role=Role.FRONTLINE, store="SH-001")
 
 

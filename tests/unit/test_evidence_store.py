@@ -145,7 +145,9 @@ def test_files_are_encrypted_under_the_case_key_and_unreadable_without_it(store:
     stored = store.put(content, "receipt.pdf", KEY)
     on_disk = store.path(stored.sha256, KEY.key_id).read_bytes()
     assert content not in on_disk and b"%PDF" not in on_disk
-    other = DataKey(key_id=KEY.key_id, customer_id=KEY.customer_id, case_id=KEY.case_id, secret=AESGCM.generate_key(256))
+    other = DataKey(
+        key_id=KEY.key_id, customer_id=KEY.customer_id, case_id=KEY.case_id, secret=AESGCM.generate_key(256)
+    )
     with pytest.raises(Unreadable):
         store.open(stored.sha256, other)
 

@@ -81,7 +81,9 @@ class TestRecord:
         with pytest.raises(ValidationError, match="needs reference, regulator_due_at"):
             receive(channel="regulator")
         with pytest.raises(ValidationError, match="needs a timezone"):
-            receive(channel="regulator", channel_details={"reference": "12315-1", "regulator_due_at": "2026-12-01T10:00"})
+            receive(
+                channel="regulator", channel_details={"reference": "12315-1", "regulator_due_at": "2026-12-01T10:00"}
+            )
 
     def test_channel_details_name_what_the_channel_knows(self) -> None:
         with pytest.raises(ValidationError, match="phone knows call_id, hotline; not post_url"):
@@ -90,7 +92,9 @@ class TestRecord:
     @pytest.mark.parametrize("channel", list(CHANNEL_DETAILS))
     def test_every_channel_takes_its_own_details(self, channel: Channel) -> None:
         required, optional = CHANNEL_DETAILS[channel]
-        details = {key: "2026-12-01T10:00:00+08:00" if key.endswith("_at") else f"{key}-1" for key in required + optional}
+        details = {
+            key: "2026-12-01T10:00:00+08:00" if key.endswith("_at") else f"{key}-1" for key in required + optional
+        }
         [received, _] = receive(channel=channel.value, channel_details=details).collect_events()
         assert received.channel_details == details
 
@@ -108,7 +112,11 @@ class TestReceive:
         assert received.envelope["actor"]["role"] == "frontline"
         assert received.envelope["service"] == "intake"
         assert received.timestamp == NOW
-        assert (type(due).__name__, due.case_number, due.language) == ("AcknowledgementDue", "CMP-20261125-000001", "en")
+        assert (type(due).__name__, due.case_number, due.language) == (
+            "AcknowledgementDue",
+            "CMP-20261125-000001",
+            "en",
+        )
 
     def test_records_the_full_form(self) -> None:
         complaint = receive(

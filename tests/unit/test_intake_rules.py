@@ -67,7 +67,7 @@ class TestNuisance:
     def test_the_flag_that_reaches_the_threshold_blocks(self) -> None:
         source = source_with([10, 1])
         source.flag(context(), case_id=uuid4(), reason="辱骂客服", rule=NUISANCE)
-        flagged, blocked = source.collect_events()
+        _, blocked = source.collect_events()
         assert (type(blocked).__name__, blocked.flags, blocked.window_days) == ("SourceBlocked", 3, 30)
 
     @pytest.mark.parametrize(("oldest", "blocks"), [(30, True), (30.0001, False)])

@@ -35,7 +35,7 @@ class TestClassify:
         result = classify("quality is bad, the bangle is broken", TAXONOMY)
         assert result.category == Category.PRODUCT_QUALITY
         assert set(result.matched_terms) >= {"quality", "broken"}
-        assert Decimal("0") < result.confidence <= Decimal("1")
+        assert Decimal(0) < result.confidence <= Decimal(1)
 
     def test_injury_from_a_product_is_safety_not_quality(self) -> None:
         # precedence: someone harmed -> safety, even though a defect is mentioned too
@@ -43,12 +43,12 @@ class TestClassify:
 
     def test_no_known_word_gives_other_with_zero_confidence(self) -> None:
         result = classify("zzz qqq", TAXONOMY)
-        assert (result.category, result.confidence, result.matched_terms) == (Category.OTHER, Decimal("0"), [])
+        assert (result.category, result.confidence, result.matched_terms) == (Category.OTHER, Decimal(0), [])
 
 
 class TestSeverity:
     def test_routine_complaint_is_general_without_reasons(self) -> None:
-        assert assess_severity("包装有点旧", "store", Decimal("100"), RULES).model_dump() == {
+        assert assess_severity("包装有点旧", "store", Decimal(100), RULES).model_dump() == {
             "severity": Severity.GENERAL,
             "reasons": [],
         }

@@ -181,7 +181,9 @@ def flag_nuisance(
 ) -> dict[str, bool]:
     """Flag the case's contact as abusive (骚扰): the case joins the nuisance queue; enough flags within the
     window (``config/intake.yaml``) block the contact, whose complaints are then refused (403)."""
-    blocked = intake.flag_nuisance(case_id, actor=actor, reason=body.reason, correlation_id=UUID(request.state.correlation_id))
+    blocked = intake.flag_nuisance(
+        case_id, actor=actor, reason=body.reason, correlation_id=UUID(request.state.correlation_id)
+    )
     return {"contact_blocked": blocked}
 
 

@@ -67,7 +67,11 @@ class Unblock(BaseModel):
 
 
 @router.post("/customers/{customer_id}/unblock", status_code=204)
-def unblock_customer(customer_id: UUID, body: Unblock, intake: IntakeApp, actor: RequestActor, request: Request) -> None:
+def unblock_customer(
+    customer_id: UUID, body: Unblock, intake: IntakeApp, actor: RequestActor, request: Request
+) -> None:
     """A manager (cs_manager, regional_manager, hq, admin; else 403) lifts a contact's block with a reason;
     404 if the contact was never flagged, 409 if it is not blocked."""
-    intake.unblock_source(customer_id, actor=actor, reason=body.reason, correlation_id=UUID(request.state.correlation_id))
+    intake.unblock_source(
+        customer_id, actor=actor, reason=body.reason, correlation_id=UUID(request.state.correlation_id)
+    )

@@ -41,7 +41,9 @@ def case_status(
     case_number: str,
     intake: IntakeApp,
     request: Request,
-    contact: Annotated[str, Query(min_length=4, max_length=254, description="last 4 digits of the phone, or the e-mail")],
+    contact: Annotated[
+        str, Query(min_length=4, max_length=254, description="last 4 digits of the phone, or the e-mail")
+    ],
 ) -> Any:
     """Where a case stands, for its customer: status, current step, next deadline; no personal data.
 

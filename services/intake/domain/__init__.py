@@ -15,33 +15,33 @@ from services.intake.domain.privacy import (
     may_read_contact,
     privacy_record_id,
 )
+from services.intake.domain.record import CHANNEL_DETAILS, ComplaintRecord, Customer, ReceivedBy, receiver_of
 from services.intake.domain.rules import IntakeRules, PastCase, Repeat, find_repeat
 from services.intake.domain.sources import UNBLOCKERS, Blocked, ContactSource, source_id
-from services.intake.domain.record import CHANNEL_DETAILS, ComplaintRecord, Customer, ReceivedBy, receiver_of
 
 __all__ = [
-    "UNBLOCKERS",
-    "Blocked",
-    "ContactSource",
-    "IntakeRules",
-    "PastCase",
-    "Repeat",
-    "find_repeat",
-    "source_id",
     "AMENDABLE",
     "CHANNEL_DETAILS",
     "CONTACT_READERS",
     "ERASURE_APPROVERS",
+    "UNBLOCKERS",
+    "Blocked",
     "Complaint",
     "ComplaintRecord",
+    "ContactSource",
     "Customer",
     "CustomerPrivacy",
+    "IntakeRules",
+    "PastCase",
     "ReceivedBy",
+    "Repeat",
     "Seal",
     "case_number",
     "customer_id_for",
+    "find_repeat",
     "may_read_contact",
     "normalise_contact",
     "privacy_record_id",
     "receiver_of",
+    "source_id",
 ]

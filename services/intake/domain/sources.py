@@ -12,12 +12,12 @@ from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
 
+from services.intake.domain.rules import NuisanceRule
 from shared.errors import Forbidden, InvalidTransition, InvalidValue
 from shared.eventstore import CaseAggregate, EventContext
 from shared.privacy import mask_contact
 from shared.vocabulary import Role
 
-from services.intake.domain.rules import NuisanceRule
 
 class Blocked(Forbidden):
     """A complaint from a blocked contact (HTTP 403); the attempt is recorded."""
