@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import csv
 import io
-from decimal import Decimal
 from collections.abc import Callable, Collection, Iterator
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -146,6 +146,12 @@ def test_small_import_files_good_rows_once_and_reports_each_bad_one(intake: Inta
     assert_report(again, 20, bad, imported=0)
 
 
+def test_a_file_of_several_batches_is_imported_whole(intake: Intake) -> None:
+    # Batches are filed one while the next is sealed, and on PostgreSQL they are bounded in bytes.
+    data, bad = complaints_csv(700, bad={0, 249, 250, 251, 699})
+    assert_report(import_complaints(intake, data, actor=IMPORTER), 700, bad, imported=695)
+
+
 def test_receiver_is_the_row_s_staff_member_else_the_importer(intake: Intake) -> None:
     rows = [good_row(5), good_row(6)]  # row 5 names staff-5 as its receiver, row 6 nobody
 
@@ -163,12 +169,12 @@ def test_receiver_is_the_row_s_staff_member_else_the_importer(intake: Intake) ->
 
 
 def test_a_repeated_external_id_or_a_surplus_cell_is_a_row_error(intake: Intake) -> None:
-    data = "\n".join([
-        "\ufeffexternal_id,channel,store_id,customer_name,customer_phone,description",
-        "A1,web,SH-001,王芳,13800138000,价格多收了",
-        "A1,web,SH-001,王芳,13800138000,又一次",
-        "A2,web,SH-001,x,13800138000,d,?",
-    ])  # fmt: skip
+    data = (
+        "\ufeffexternal_id,channel,store_id,customer_name,customer_phone,description\n"
+        "A1,web,SH-001,王芳,13800138000,价格多收了\n"
+        "A1,web,SH-001,王芳,13800138000,又一次\n"
+        "A2,web,SH-001,x,13800138000,d,?\n"
+    )
     report = import_complaints(intake, data.encode(), actor=IMPORTER)
     assert (report.imported, report.failed) == (1, 2)
     assert [(e.row, e.field) for e in report.errors] == [(3, "external_id"), (4, "row")]
