@@ -50,6 +50,11 @@ IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://ombud.example/idempotency-
 CONFLICT_RETRIES = 5
 
 
+def case_id_for_key(idempotency_key: str) -> UUID:
+    """The case a command with this idempotency key files (derived: a repeat collides instead of forking)."""
+    return uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key)
+
+
 @dataclass(frozen=True)
 class Receipt:
     """What the caller gets back: the case's id and number, and whether this call created it."""
@@ -98,7 +103,7 @@ class Intake(ServiceApplication):
         self._block_lock = threading.Lock()
         self._block = ("", 1, 0)  # (day, next number, last reserved number)
         self.keys = KeyStore(self.side, master_key(settings), clock)
-        self.group_commit = GroupCommit(self)
+        self.group_commit = GroupCommit(self, max_bytes=200_000 if self.side.is_postgres else None)
         # One row per case: found by number, and the customer's recent cases for repeat detection.
         self._cases = self.side.table("cases")
         self.side.script(
@@ -172,7 +177,7 @@ class Intake(ServiceApplication):
         """
         if record.store_id not in self.master_data.stores:
             raise InvalidValue("store_id", f"unknown store {record.store_id!r} (GET /api/stores lists them)")
-        case_id = uuid5(IDEMPOTENCY_NAMESPACE, idempotency_key) if idempotency_key else uuid4()
+        case_id = case_id_for_key(idempotency_key) if idempotency_key else uuid4()
         ctx = self.context(case_id, actor or receiver_of(record), correlation_id=correlation_id)
         customer_id = self.customer_id_of(record.customer.phone, record.customer.email)
         return Complaint.receive(

@@ -38,11 +38,11 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime, tzinfo
 from pathlib import Path
 from typing import Any
-from uuid import UUID, uuid5
+from uuid import UUID
 
 from pydantic import ValidationError
 
-from services.intake.application import IDEMPOTENCY_NAMESPACE, Intake
+from services.intake.application import Intake, case_id_for_key
 from services.intake.domain import CHANNEL_DETAILS, ComplaintRecord
 from shared.contracts import Actor
 from shared.errors import DomainError, InvalidValue
@@ -197,9 +197,8 @@ async def import_complaints_async(
 
 def case_id_of(external_id: str) -> UUID:
     """The case an import files the row with this ``external_id`` as."""
-    # Intake derives a case's id from its idempotency key (Intake.open_complaint); the same derivation
-    # finds the rows filed before without attempting them again.
-    return uuid5(IDEMPOTENCY_NAMESPACE, IDEMPOTENCY_PREFIX + external_id)
+    # The same derivation as filing finds the rows filed before without attempting them again.
+    return case_id_for_key(IDEMPOTENCY_PREFIX + external_id)
 
 
 @dataclass

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 from collections.abc import Callable
 from uuid import uuid4
 
@@ -194,3 +195,25 @@ def test_policy_applies_a_batch_in_one_transaction_and_refuses_a_batch_with_a_re
         assert event_types(routing) == ["ComplaintTriaged", "ComplaintTriaged"]
     finally:
         routing.close()
+
+
+def test_group_commit_splits_what_waits_into_transactions_of_at_most_max_bytes(intake: Intake) -> None:
+    intake.group_commit.max_bytes = 30_000
+    saves: list[int] = []
+    save = intake.save
+
+    def counting_save(*objs: Any, **kwargs: Any) -> Any:
+        saves.append(len(objs))
+        return save(*objs, **kwargs)
+
+    intake.save = counting_save  # type: ignore[method-assign]
+
+    async def file_concurrently() -> None:
+        long = "手镯断了。" * 2_000  # about 10,000 characters: some 30 kB stored per complaint, sealed too
+        complaints = [intake.open_complaint(record(description=long), actor=CLERK) for _ in range(6)]
+        await asyncio.gather(*(intake.group_commit.save(c) for c in complaints))
+
+    asyncio.run(file_concurrently())
+    # Then all six are stored, in more than one transaction (one would hold some 180 kB)
+    assert event_types(intake) == RECEIVED * 6
+    assert len(saves) > 1 and sum(saves) == 12
