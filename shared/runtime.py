@@ -135,9 +135,11 @@ def create_http_app(
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         stop = asyncio.Event()
-        tasks = [asyncio.create_task(checkpoint_periodically(auditor, settings.checkpoint_interval_seconds, stop))]
-        if workers:
-            tasks.append(asyncio.create_task(run_workers(workers, bus, stop)))
+        tasks = [
+            asyncio.create_task(checkpoint_periodically(auditor, settings.checkpoint_interval_seconds, stop)),
+            # With no workers here it only connects: /health reports NATS from every process.
+            asyncio.create_task(run_workers(workers, bus, stop)),
+        ]
         try:
             yield
         finally:
@@ -165,7 +167,7 @@ def create_http_app(
     def health() -> JSONResponse:
         """200 when every store and NATS answer; 503 naming what is down."""
         down = [f"store:{s.name}" for s in services if not s.store_reachable()]
-        if workers and not bus.connected:
+        if not bus.connected:
             down.append("nats")
         down += [name for name, check in checks.items() if not check()]
         status = 503 if down else 200

@@ -18,10 +18,12 @@ import tempfile
 import unicodedata
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import Any, BinaryIO
+from uuid import UUID
 
 import filetype
 
+from shared.contracts import Actor
 from shared.errors import DomainError, InvalidValue, NotFound
 from shared.privacy import DataKey
 from shared.settings import Settings
@@ -133,6 +135,33 @@ class EvidenceStore:
         except FileNotFoundError as error:
             raise NotFound(f"no evidence file {sha256}") from error
         return key.decrypt(f"evidence:{sha256}", blob)
+
+
+def store_and_attach(
+    intake: Any,
+    store: EvidenceStore,
+    case_id: UUID,
+    stream: BinaryIO,
+    filename: str | None,
+    *,
+    actor: Actor,
+    note: str | None,
+    correlation_id: UUID | None,
+) -> tuple[StoredEvidence, bool]:
+    """Store a file under the case's data key, then record it on the case: the stored file, and whether the
+    case did not have this content yet. Refusals (type, size, an erased customer) raise before anything is recorded."""
+    stored = store.put_stream(stream, filename, intake.evidence_key(case_id))
+    attached = intake.attach_evidence(
+        case_id,
+        actor=actor,
+        sha256=stored.sha256,
+        media_type=stored.media_type,
+        size=stored.size,
+        filename=stored.filename,
+        note=note,
+        correlation_id=correlation_id,
+    )
+    return stored, attached
 
 
 def sniff(head: bytes, filename: str | None = None) -> str:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import io
 import logging
 import re
 import socket
@@ -29,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from services.intake.application import Intake
 from services.intake.domain import ComplaintRecord, Customer, receiver_of
-from services.intake.evidence import EvidenceStore, EvidenceTooLarge
+from services.intake.evidence import EvidenceStore, EvidenceTooLarge, store_and_attach
 from shared.configfiles import load_config
 from shared.contracts import Actor
 from shared.errors import DomainError, InvalidValue
@@ -171,7 +172,7 @@ class ComplaintHandler:
         # a pool of our own lets ``close`` wait for the e-mails being filed before the store closes.
         self.executor = ThreadPoolExecutor(max_workers=FILING_THREADS, thread_name_prefix="mailbox")
 
-    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
+    async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
         """aiosmtpd's hook for a complete e-mail: file it on a worker thread and reply."""
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(
@@ -229,14 +230,13 @@ class ComplaintHandler:
         skipped = 0
         for number, attachment in enumerate(attachments, 1):
             try:
-                stored = self.evidence.put(attachment.data, attachment.filename, self.intake.evidence_key(case_id))
-                self.intake.attach_evidence(
+                store_and_attach(
+                    self.intake,
+                    self.evidence,
                     case_id,
+                    io.BytesIO(attachment.data),
+                    attachment.filename,
                     actor=actor,
-                    sha256=stored.sha256,
-                    media_type=stored.media_type,
-                    size=stored.size,
-                    filename=stored.filename,
                     note=ATTACHMENT_NOTE,
                     correlation_id=correlation_id,
                 )

@@ -8,7 +8,7 @@ import pytest
 from typer.testing import CliRunner
 
 from services.cli import app
-from services.intake.application import Intake
+from services.intake.application import Intake, Receipt
 from services.routing.application import Routing
 from shared.clock import ManualClock
 from shared.contracts import Actor
@@ -24,18 +24,17 @@ def store() -> str:
     return "sqlite"
 
 
+def file_one(intake: Intake) -> Receipt:
+    return intake.receive_complaint(
+        record(channel="web", customer={"name": "x", "email": "x@example.com"}, description="价格多收了"),
+        actor=Actor(id="u1", role=Role.FRONTLINE),
+    )
+
+
 def test_parked_message_is_listed_then_replayed_into_its_service(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     intake = Intake(settings, ManualClock(), MasterData.load(settings.master_data_dir))
-    intake.receive_complaint(
-        record(
-            channel="web",
-            store_id="SH-001",
-            customer={"name": "x", "email": "x@example.com"},
-            description="价格多收了",
-        ),
-        actor=Actor(id="u1", role=Role.FRONTLINE),
-    )
+    file_one(intake)
     [(_, message)] = intake.messages(intake.recorder.select_notifications(start=1, limit=1))
     intake.close()
     routing = Routing(settings, ManualClock())
@@ -68,15 +67,7 @@ def test_parked_message_is_listed_then_replayed_into_its_service(make_settings: 
 def test_verify_reports_intact_stores_then_names_a_tampered_event(make_settings: Callable[..., Settings]) -> None:
     settings = make_settings()
     intake = Intake(settings, ManualClock(), MasterData.load(settings.master_data_dir))
-    receipt = intake.receive_complaint(
-        record(
-            channel="web",
-            store_id="SH-001",
-            customer={"name": "x", "email": "x@example.com"},
-            description="价格多收了",
-        ),
-        actor=Actor(id="u1", role=Role.FRONTLINE),
-    )
+    receipt = file_one(intake)
     runner = CliRunner()
     data = ["--data-dir", str(settings.data_dir)]
 

@@ -10,7 +10,7 @@ from uuid import UUID
 from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.common import IntakeApp
+from services.intake.api.common import IntakeApp, Reason
 from services.intake.domain import AMENDABLE, ComplaintRecord
 from shared.http import RequestActor
 
@@ -110,12 +110,6 @@ class Amendment(BaseModel):
     changes: dict[str, Any] = Field(description=f"new values of: {', '.join(AMENDABLE)}")
 
 
-class Withdrawal(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=1_000)
-
-
 @router.post("/complaints/{case_id}/read-back", status_code=204)
 def confirm_read_back(case_id: UUID, body: ReadBack, intake: IntakeApp, actor: RequestActor, request: Request) -> None:
     """The receiver read the complaint back and the customer confirmed it (复述确认); 409 if already confirmed."""
@@ -137,7 +131,7 @@ def amend_complaint(case_id: UUID, body: Amendment, intake: IntakeApp, actor: Re
 
 @router.post("/complaints/{case_id}/withdrawal", status_code=204)
 def withdraw_complaint(
-    case_id: UUID, body: Withdrawal, intake: IntakeApp, actor: RequestActor, request: Request
+    case_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request
 ) -> None:
     """The customer withdraws the complaint (409 if already withdrawn)."""
     intake.withdraw_complaint(
@@ -169,15 +163,9 @@ def list_stores(intake: IntakeApp) -> dict[str, Any]:
     return {"stores": [store.model_dump() for store in intake.master_data.stores.values()]}
 
 
-class NuisanceFlag(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=1_000)
-
-
 @router.post("/complaints/{case_id}/nuisance-flags", status_code=201)
 def flag_nuisance(
-    case_id: UUID, body: NuisanceFlag, intake: IntakeApp, actor: RequestActor, request: Request
+    case_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request
 ) -> dict[str, bool]:
     """Flag the case's contact as abusive (骚扰): the case joins the nuisance queue; enough flags within the
     window (``config/intake.yaml``) block the contact, whose complaints are then refused (403)."""

@@ -8,7 +8,7 @@ from uuid import UUID
 from fastapi import APIRouter, Request
 from pydantic import BaseModel, ConfigDict, Field
 
-from services.intake.api.common import IntakeApp
+from services.intake.api.common import IntakeApp, Reason
 from shared.contracts import Actor
 from shared.http import RequestActor
 from shared.vocabulary import Role
@@ -60,15 +60,9 @@ def erase_customer(
     )
 
 
-class Unblock(BaseModel):
-    model_config = ConfigDict(extra="forbid")
-
-    reason: str = Field(min_length=1, max_length=1_000)
-
-
 @router.post("/customers/{customer_id}/unblock", status_code=204)
 def unblock_customer(
-    customer_id: UUID, body: Unblock, intake: IntakeApp, actor: RequestActor, request: Request
+    customer_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request
 ) -> None:
     """A manager (cs_manager, regional_manager, hq, admin; else 403) lifts a contact's block with a reason;
     404 if the contact was never flagged, 409 if it is not blocked."""

@@ -21,7 +21,7 @@ from pydantic import BaseModel
 from services.intake.api.common import IntakeApp
 from services.intake.application import Intake
 from services.intake.domain import Complaint
-from services.intake.evidence import ALLOWED_MEDIA_TYPES, EvidenceStore, EvidenceTooLarge
+from services.intake.evidence import ALLOWED_MEDIA_TYPES, EvidenceStore, EvidenceTooLarge, store_and_attach
 from shared.contracts import Actor
 from shared.errors import InvalidTransition, NotFound
 from shared.http import RequestActor, request_actor
@@ -95,19 +95,12 @@ def upload_evidence(
     if complaint.withdrawn:
         raise InvalidTransition(f"case {complaint.case_number} was withdrawn")
     try:
-        stored = store.put_stream(file.file, file.filename, intake.evidence_key(case_id))
+        stored, attached = store_and_attach(
+            intake, store, case_id, file.file, file.filename,
+            actor=actor, note=note, correlation_id=UUID(request.state.correlation_id),
+        )  # fmt: skip
     except EvidenceTooLarge as error:
         return JSONResponse(status_code=413, content={"detail": [{"field": error.field, "message": error.message}]})
-    attached = intake.attach_evidence(
-        case_id,
-        actor=actor,
-        sha256=stored.sha256,
-        media_type=stored.media_type,
-        size=stored.size,
-        filename=stored.filename,
-        note=note,
-        correlation_id=UUID(request.state.correlation_id),
-    )
     return EvidenceUploaded(sha256=stored.sha256, media_type=stored.media_type, size=stored.size, attached=attached)
 
 
