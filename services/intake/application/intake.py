@@ -1,13 +1,13 @@
-"""Intake's Application: receives complaints and stores them, guards the customers' personal data
-(sealed, read with an audit record, erased on request); it reacts to no other service."""
+"""Intake's Application: receives and records complaints from every channel and keeps the record.
+
+Personal data (``personal_data.py``) and sources and repeats (``sources.py``) are mixed in from their
+own modules; all share this one store and eventsourcing Application."""
 
 from __future__ import annotations
 
 import asyncio
-import hmac
-import json
 import threading
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -16,32 +16,26 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import IntegrityError
 
+from services.intake.application.personal_data import PersonalData
+from services.intake.application.sources import Sources
 from services.intake.domain import (
-    Blocked,
     Complaint,
     ComplaintRecord,
-    ContactSource,
-    CustomerPrivacy,
     IntakeRules,
-    PastCase,
     case_number,
     customer_id_for,
-    find_repeat,
-    may_read_contact,
     normalise_contact,
-    privacy_record_id,
     receiver_of,
-    source_id,
 )
-from services.intake.screening import BLOCKED, FLAGGED, SourceStatuses
+from services.intake.screening import BLOCKED, SourceStatuses
 from shared.clock import Clock
 from shared.configfiles import load_config
-from shared.contracts import Actor, ComplaintTriaged, EventMessage, event_id_for
+from shared.contracts import Actor
 from shared.errors import InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit
 from shared.masterdata import MasterData
-from shared.privacy import DataKey, KeyStore, key_id_of, mask_contact, master_key
+from shared.privacy import KeyStore, master_key
 from shared.settings import Settings
 
 NUMBER_BLOCK = 100
@@ -64,28 +58,7 @@ class Receipt:
     created: bool
 
 
-@dataclass(frozen=True)
-class ContactDetails:
-    """How to reach a case's customer, decrypted for one reader; ``erased`` with nothing else once erased."""
-
-    erased: bool
-    name: str | None = None
-    phone: str | None = None
-    email: str | None = None
-    address: str | None = None
-    description: str | None = None
-
-
-@dataclass(frozen=True)
-class ErasureReceipt:
-    """What an erasure did: how many data keys it destroyed, and the cases whose personal data is gone."""
-
-    customer_id: UUID
-    keys_destroyed: int
-    case_ids: list[UUID]
-
-
-class Intake(ServiceApplication):
+class Intake(PersonalData, Sources, ServiceApplication):
     """Receives and records complaints from every channel; keeps the customers' personal data sealed."""
 
     name = "intake"
@@ -189,119 +162,6 @@ class Intake(ServiceApplication):
             source_flagged=self.sources.status(customer_id) is not None,
         )
 
-    def refuse_if_blocked(self, record: ComplaintRecord, correlation_id: UUID | None = None) -> None:
-        """A blocked contact's complaint is refused (``Blocked``, 403) and the attempt recorded."""
-        customer_id = self.customer_id_of(record.customer.phone, record.customer.email)
-        if self.sources.status(customer_id) != BLOCKED:
-            return
-        source = self.repository.get(source_id(customer_id))
-        source.refuse(self.context(source.id, receiver_of(record), correlation_id=correlation_id), record.channel.value)
-        self.save(source)
-        raise Blocked(
-            "this contact is blocked after repeated abusive complaints; a manager can lift the block "
-            f"(case reference for staff: source {source.id})"
-        )
-
-    def flag_nuisance(self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None) -> bool:
-        """Flag the case's contact as abusive; returns whether the contact is now blocked."""
-        blocked: list[bool] = []
-
-        def attempt() -> None:
-            complaint = self.get_complaint(case_id)
-            ctx = self.context(case_id, actor, correlation_id=correlation_id)
-            complaint.flag_nuisance(ctx, reason)
-            found = source_id(complaint.customer_id)
-            source = self.repository.get(found) if found in self.repository else None
-            source = source or ContactSource.open(ctx.model_copy(update={"case_id": found}), complaint.customer_id)
-            source.flag(ctx.model_copy(update={"case_id": found}), case_id=case_id, reason=reason,
-                        rule=self.rules.nuisance)  # fmt: skip
-            status = self.sources.write(complaint.customer_id, BLOCKED if source.blocked else FLAGGED)
-            self.save(complaint, source, side_writes=[status, self._case_flag(case_id)])
-            blocked.append(source.blocked)
-
-        self._retrying(attempt)
-        return blocked[-1]
-
-    def unblock_source(
-        self, customer_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None
-    ) -> None:
-        """A manager lifts a contact's block, with a reason (404 if the contact was never flagged)."""
-        found = source_id(customer_id)
-        if found not in self.repository:
-            raise NotFound(f"contact {customer_id} was never flagged")
-
-        def attempt() -> None:
-            source = self.repository.get(found)
-            source.unblock(self.context(found, actor, correlation_id=correlation_id), reason)
-            self.save(source, side_writes=[self.sources.write(customer_id, FLAGGED)])
-
-        self._retrying(attempt)
-
-    def nuisance_queue(self) -> list[dict[str, Any]]:
-        """Cases from contacts flagged as abusive, newest first: they are handled apart."""
-        rows = self.side.query(
-            f"SELECT case_id, case_number, received_at FROM {self._cases} WHERE nuisance = 1 ORDER BY received_at DESC"
-        )
-        return [dict(row) for row in rows]
-
-    def _case_flag(self, case_id: UUID) -> tuple[str, Any]:
-        return f"UPDATE {self._cases} SET nuisance = 1 WHERE case_id = ?", (str(case_id),)
-
-    def link_repeat(self, message: EventMessage, triaged: ComplaintTriaged) -> Iterable[Any]:
-        """Policy: once a complaint is triaged, link it to the customer's most recent complaint about the same
-        order or the same category within the window (``config/intake.yaml``), and note its category."""
-        case_id = message.envelope.case_id
-        yield f"UPDATE {self._cases} SET category = ? WHERE case_id = ?", (triaged.category.value, str(case_id))
-        rows = self.side.query(f"SELECT customer_id FROM {self._cases} WHERE case_id = ?", (str(case_id),))
-        if not rows:
-            return
-        cases = [
-            PastCase(UUID(r["case_id"]), r["case_number"], r["order_id"], r["category"],
-                     datetime.fromisoformat(r["received_at"]))
-            for r in self.side.query(
-                f"SELECT case_id, case_number, order_id, category, received_at FROM {self._cases} WHERE customer_id = ?",
-                (rows[0]["customer_id"],),
-            )
-        ]  # fmt: skip
-        [new] = [c for c in cases if c.case_id == case_id]
-        found = find_repeat(
-            PastCase(new.case_id, new.case_number, new.order_id, triaged.category.value, new.received_at),
-            cases,
-            self.rules.repeat,
-        )
-        if found is not None:
-            complaint = self.get_complaint(case_id)
-            complaint.link_repeat(
-                self.context(case_id, Actor.system(self.name), cause=message),
-                earlier_case_id=found.case.case_id,
-                earlier_case_number=found.case.case_number,
-                basis=found.basis,
-                days_apart=found.days_apart,
-            )
-            yield complaint
-
-    def evidence_key(self, case_id: UUID) -> DataKey:
-        """The data key the case's evidence is encrypted under (``InvalidTransition`` once the customer was erased)."""
-        complaint = self.get_complaint(case_id)
-        key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
-        if key is None:
-            raise InvalidTransition(f"the customer of case {complaint.case_number} was erased")
-        return key
-
-    def contact_matches(self, case_id: UUID, contact: str) -> bool:
-        """Whether ``contact`` (the last 4 digits of the customer's phone, or their e-mail) is the case's
-        customer's; always False once the customer was erased."""
-        complaint = self.get_complaint(case_id)
-        key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
-        if key is None:
-            return False
-        known = json.loads(key.open(complaint.customer_sealed, "customer"))
-        given = contact.strip().lower()
-        phone_digits = "".join(ch for ch in known.get("phone", "") if ch.isdigit())
-        if given.isdigit() and len(given) == 4:
-            return bool(phone_digits) and phone_digits.endswith(given)
-        return bool(known.get("email")) and hmac.compare_digest(known["email"].strip().lower(), given)
-
     def customer_id_of(self, phone: str | None, email: str | None) -> UUID:
         """The pseudonymous id of the customer with this contact (the same for every channel)."""
         key = self.settings.blind_index_key.get_secret_value().encode()
@@ -396,71 +256,6 @@ class Intake(ServiceApplication):
         if not isinstance(found, Complaint):
             raise NotFound(f"no complaint {case_id}")
         return found
-
-    def customer_erased(self, complaint: Complaint) -> bool:
-        """Whether the complaint's personal data is gone: its erasure recorded, or its data key destroyed."""
-        return complaint.customer_erased or self.keys.find(key_id_of(complaint.customer_sealed)) is None
-
-    def read_contact(self, case_id: UUID, *, actor: Actor, correlation_id: UUID | None = None) -> ContactDetails:
-        """The case's customer contact and original description, for ``actor``; the read is recorded
-        (``ContactDetailsRead``) before anything is returned. After erasure: ``erased`` and nothing else."""
-        may_read_contact(actor)
-
-        def attempt() -> ContactDetails:
-            complaint = self.get_complaint(case_id)
-            key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
-            if key is None:
-                return ContactDetails(erased=True)
-            contact = json.loads(key.open(complaint.customer_sealed, "customer"))
-            details = ContactDetails(
-                erased=False, description=key.open(complaint.description_sealed, "description"), **contact
-            )
-            complaint.record_contact_read(
-                self.context(case_id, actor, correlation_id=correlation_id), fields=[*sorted(contact), "description"]
-            )
-            self.save(complaint)
-            return details
-
-        return self._retrying(attempt)
-
-    def erase_customer(
-        self, customer_id: UUID, *, actor: Actor, approved_by: Actor, reason: str, correlation_id: UUID | None = None
-    ) -> ErasureReceipt:
-        """Erase a customer's personal data (crypto-shredding): record who asked, who approved and why,
-        mark each of the customer's cases, then destroy every data key the customer had.
-
-        The events are saved first: should destroying the keys fail, the cases already read as erased
-        and a repeated request destroys what is left.
-        """
-
-        def attempt() -> ErasureReceipt:
-            record_id = privacy_record_id(customer_id)
-            record = self.repository.get(record_id) if record_id in self.repository else None
-            held = self.keys.held(customer_id)
-            # A key without a complaint is left by a save that failed after its key was stored.
-            case_ids = sorted({key.case_id for key in held if key.case_id in self.repository}, key=str)
-            complaints = [self.repository.get(case_id) for case_id in case_ids]
-            ctx = self.context(record_id, actor, correlation_id=correlation_id)
-            record = CustomerPrivacy.erase(
-                record,
-                ctx,
-                customer_id=customer_id,
-                # Staff write the reason; a phone number or e-mail address in it is masked all the same.
-                reason=mask_contact(reason),
-                approved_by=approved_by,
-                keys_held=len(held),
-                case_ids=case_ids,
-            )
-            # Each case's erasure is caused by the erasure on the customer's record.
-            cause = event_id_for(record.id, record.version)
-            for complaint in complaints:
-                case_ctx = self.context(complaint.id, actor, correlation_id=ctx.correlation_id)
-                complaint.record_erasure(case_ctx.model_copy(update={"causation_id": cause}), approved_by)
-            self.save(record, *complaints)
-            destroyed = self.keys.destroy([key.key_id for key in held])
-            return ErasureReceipt(customer_id=customer_id, keys_destroyed=destroyed, case_ids=case_ids)
-
-        return self._retrying(attempt)
 
     def _retrying(self, attempt: Callable[[], Any]) -> Any:
         # A concurrent command saved the same aggregate first: load it again and decide again.
