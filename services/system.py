@@ -80,7 +80,7 @@ def serve(
     checks: dict[str, Callable[[], bool]] | None = None,
 ) -> None:
     """Serve the named services' HTTP APIs in this process until Ctrl-C / SIGTERM."""
-    configure_logging(settings.log_level, service=",".join(working if working is not None else names))
+    configure_logging(settings.log_level, service=",".join(working or names))
     if not settings.nats_url:
         raise SystemExit("OMBUD_NATS_URL is required to run a service alone (ombud up starts its own NATS)")
     app = build_http(names, settings, working=working, checks=checks)
