@@ -6,32 +6,11 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from pydantic import BaseModel, Field, model_validator
+from pydantic import BaseModel, Field
 
+from services.routing.classification import CategoryTerms, Classification, Taxonomy, classify
 from shared.eventstore import CaseAggregate, EventContext
-from shared.vocabulary import Category, Channel, Severity
-
-
-class CategoryTerms(BaseModel):
-    """The words and phrases (Chinese and English) that point to one category."""
-
-    code: Category
-    label_zh: str
-    label_en: str
-    keywords: list[str] = Field(min_length=1)
-
-
-class Taxonomy(BaseModel):
-    """``config/taxonomy.yaml``: categories in precedence order (the first wins a tie)."""
-
-    categories: list[CategoryTerms]
-
-    @model_validator(mode="after")
-    def _unique_codes(self) -> Taxonomy:
-        codes = [c.code for c in self.categories]
-        if len(codes) != len(set(codes)):
-            raise ValueError("a category is listed twice")
-        return self
+from shared.vocabulary import Channel, Severity
 
 
 class SeverityRule(BaseModel):
@@ -50,38 +29,25 @@ class SeverityRules(BaseModel):
     channel_floor: dict[Channel, Severity] = Field(default_factory=dict)
 
 
-class Classification(BaseModel):
-    """A category with the evidence for it: a person sees why."""
-
-    category: Category
-    confidence: Decimal
-    matched_terms: list[str]
-
-
 class SeverityAssessment(BaseModel):
     severity: Severity
     reasons: list[str]
 
 
+# Classification lives in classification.py; re-exported here, where routing's callers look for it.
+__all__ = [
+    "CategoryTerms",
+    "Classification",
+    "SeverityAssessment",
+    "SeverityRule",
+    "SeverityRules",
+    "Taxonomy",
+    "Triage",
+    "assess_severity",
+    "classify",
+]
+
 _RANK = {Severity.GENERAL: 0, Severity.URGENT: 1, Severity.CRITICAL: 2}
-
-
-def classify(text: str, taxonomy: Taxonomy) -> Classification:
-    """Count each category's terms in the text; most hits wins, ties go to the earlier category."""
-    lowered = text.lower()
-    best: tuple[int, CategoryTerms] | None = None
-    total = 0
-    matched: dict[Category, list[str]] = {}
-    for terms in taxonomy.categories:
-        hits = [k for k in terms.keywords if k.lower() in lowered]
-        matched[terms.code] = hits
-        total += len(hits)
-        if hits and (best is None or len(hits) > best[0]):
-            best = (len(hits), terms)
-    if best is None:
-        return Classification(category=Category.OTHER, confidence=Decimal("0"), matched_terms=[])
-    confidence = (Decimal(best[0]) / Decimal(total)).quantize(Decimal("0.01"))
-    return Classification(category=best[1].code, confidence=confidence, matched_terms=matched[best[1].code])
 
 
 def assess_severity(text: str, channel: str, amount_paid: Decimal | None, rules: SeverityRules) -> SeverityAssessment:
