@@ -190,6 +190,7 @@ class NuisanceFlagged(Contract):
 class ComplaintTriaged(_Money):
     producer: ClassVar[str] = "routing"
     category: Category
+    subcategory: str | None = None
     confidence: Decimal
     matched_terms: list[str]
     severity: Severity

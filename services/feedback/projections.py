@@ -36,7 +36,7 @@ _COUNTS = {"EvidenceAttached": "evidence_count", "ComplaintAmended": "amendments
 # Event type -> (the view's time of that event, the payload fields it copies into the view).
 _LATEST = {
     "ComplaintReceived": ("received_at", ("case_number", "channel", "store_id")),
-    "ComplaintTriaged": ("triaged_at", ("category", "severity")),
+    "ComplaintTriaged": ("triaged_at", ("category", "subcategory", "severity")),
     "ResolutionOpened": ("resolution_opened_at", ()),
     "AcknowledgementPrepared": ("acknowledgement_prepared_at", ()),
     "ReadBackConfirmed": ("read_back_confirmed_at", ()),
@@ -59,11 +59,11 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
     at = envelope.recorded_at.astimezone(UTC)
     if message.type in _LATEST:
         stamp, fields = _LATEST[message.type]
-        if view[stamp] is None or _rank(at, [payload[f] for f in fields]) > _rank(
+        if view[stamp] is None or _rank(at, [payload.get(f) for f in fields]) > _rank(
             datetime.fromisoformat(view[stamp]), [view[f] for f in fields]
         ):
             view[stamp] = at.isoformat()
-            view.update({f: payload[f] for f in fields})
+            view.update({f: payload.get(f) for f in fields})
     if message.type in _STATUS:
         view["status"] = _advance(view["status"], _STATUS[message.type])
     flag = _FLAGS.get(message.type) or ("nuisance" if payload.get("source_flagged") else None)
@@ -85,6 +85,7 @@ def _new_view(case_id: UUID) -> dict[str, Any]:
         "channel": None,
         "store_id": None,
         "category": None,
+        "subcategory": None,
         "severity": None,
         "flags": [],
         "received_at": None,

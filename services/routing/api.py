@@ -16,11 +16,12 @@ router = APIRouter(prefix="/api/routing", tags=["routing"])
 
 @router.get("/cases/{case_id}/triage")
 def get_triage(case_id: UUID, routing: RoutingApp) -> dict[str, Any]:
-    """Category, confidence, matched terms, severity and its reasons (404 until triaged)."""
+    """Category and sub-category, confidence, matched terms, severity and its reasons (404 until triaged)."""
     triage = routing.case_aggregate(case_id)
     return {
         "case_id": str(case_id),
         "category": triage.category,
+        "subcategory": triage.subcategory,
         "confidence": str(triage.confidence),
         "matched_terms": triage.matched_terms,
         "severity": triage.severity,

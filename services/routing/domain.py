@@ -75,6 +75,7 @@ class Triage(CaseAggregate):
 
     class ComplaintTriaged(CaseAggregate.Created):
         category: str
+        subcategory: str | None
         confidence: Decimal
         matched_terms: list[str]
         severity: str
@@ -84,6 +85,7 @@ class Triage(CaseAggregate):
         self,
         envelope: dict[str, Any],
         category: str,
+        subcategory: str | None,
         confidence: Decimal,
         matched_terms: list[str],
         severity: str,
@@ -91,6 +93,7 @@ class Triage(CaseAggregate):
     ) -> None:
         self.case_id = UUID(envelope["case_id"])
         self.category = category
+        self.subcategory = subcategory
         self.confidence = confidence
         self.matched_terms = matched_terms
         self.severity = severity
@@ -106,6 +109,7 @@ class Triage(CaseAggregate):
             id,
             ctx,
             category=classification.category.value,
+            subcategory=classification.subcategory,
             confidence=classification.confidence,
             matched_terms=classification.matched_terms,
             severity=severity.severity.value,

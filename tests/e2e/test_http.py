@@ -47,6 +47,7 @@ def test_filed_complaint_shows_all_four_services_in_its_timeline_within_2_second
     assert case["case_number"] == response.json()["case_number"]
     triage = client.get(f"/api/routing/cases/{case_id}/triage").json()
     assert "质量" in triage["matched_terms"] and triage["severity_reasons"] == []
+    assert triage["subcategory"] == case["subcategory"] == "defect"
     assert client.get(f"/api/resolution/cases/{case_id}").json()["category"] == "product_quality"
 
 

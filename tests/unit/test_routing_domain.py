@@ -82,6 +82,6 @@ class TestTriage:
         # Then
         [event] = triage.collect_events()
         assert type(event).__name__ == "ComplaintTriaged"
-        assert (event.category, event.severity) == ("product_quality", "general")
+        assert (event.category, event.subcategory, event.severity) == ("product_quality", "defect", "general")
         assert event.matched_terms == classification.matched_terms
         assert event.envelope["case_id"] == str(case_id)
