@@ -20,6 +20,7 @@ from services.intake.evidence import EvidenceStore
 from services.system import build_service
 from shared.clock import SystemClock
 from shared.contracts import Actor
+from shared.logs import configure_logging
 from shared.natsserver import free_port
 from shared.settings import Settings
 from shared.vocabulary import Role
@@ -183,6 +184,7 @@ def test_an_automatic_reply_is_accepted_but_not_filed(intake: Intake, settings: 
 def test_an_attachment_of_a_type_not_accepted_is_skipped_and_the_complaint_kept(
     intake: Intake, settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
+    configure_logging("INFO")  # to stderr, whatever an earlier test pointed the logs at
     message = email("发票在附件里，酒是假的")
     message.add_attachment(b"MZ\x90\x00" + bytes(60), maintype="application", subtype="octet-stream",
                            filename="王芳的发票.exe")  # fmt: skip
