@@ -58,19 +58,19 @@ def case_status(
     if wrong_per_case.exceeded(number):
         return JSONResponse(status_code=429, content={"detail": "too many wrong answers for this case; try later"})
     try:
-        case_id = intake.case_id_for_number(number)
-        matches = intake.contact_matches(case_id, contact)
+        complaint = intake.get_complaint(intake.case_id_for_number(number))
+        matches = intake.contact_matches(complaint, contact)
     except NotFound:
         matches = False
     if not matches:
         wrong_per_case.allow(number)
         raise NotFound("no case with this number and contact")
-    return status_of(request, intake, case_id, number)
+    return status_of(request, complaint, number)
 
 
-def status_of(request: Request, intake: Any, case_id: Any, number: str) -> dict[str, Any]:
+def status_of(request: Request, complaint: Any, number: str) -> dict[str, Any]:
     """The case's status from the case view (feedback) when it runs here, else from intake's own record."""
-    complaint = intake.get_complaint(case_id)
+    case_id = complaint.id
     feedback = request.app.state.services.get("feedback")
     view = feedback.views.case(case_id) if feedback is not None else None
     status = "withdrawn" if complaint.withdrawn else (view or {}).get("status") or "received"

@@ -19,6 +19,7 @@ from eventsourcing.persistence import IntegrityError
 from services.intake.application.personal_data import PersonalData
 from services.intake.application.sources import Sources
 from services.intake.domain import (
+    Blocked,
     Complaint,
     ComplaintRecord,
     IntakeRules,
@@ -103,10 +104,13 @@ class Intake(PersonalData, Sources, ServiceApplication):
         correlation_id: UUID | None = None,
     ) -> Receipt:
         """Record a complaint; a repeated idempotency key returns the first receipt (``Blocked`` for a blocked contact)."""
-        self.refuse_if_blocked(record, correlation_id)
-        complaint = self.open_complaint(
-            record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
-        )
+        try:
+            complaint = self.open_complaint(
+                record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
+            )
+        except Blocked as refused:
+            self.record_refusal(record, refused, correlation_id)
+            raise
         try:
             self.save(complaint, side_writes=self._receipt_writes(complaint))
         except IntegrityError as error:
@@ -122,11 +126,13 @@ class Intake(PersonalData, Sources, ServiceApplication):
         correlation_id: UUID | None = None,
     ) -> Receipt:
         """``receive_complaint`` for the event loop: the save shares a transaction with concurrent ones."""
-        if self.sources.status(self.customer_id_of(record.customer.phone, record.customer.email)) == BLOCKED:
-            await asyncio.to_thread(self.refuse_if_blocked, record, correlation_id)
-        complaint = self.open_complaint(
-            record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
-        )
+        try:
+            complaint = self.open_complaint(
+                record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
+            )
+        except Blocked as refused:
+            await asyncio.to_thread(self.record_refusal, record, refused, correlation_id)
+            raise
         try:
             await self.group_commit.save(complaint, side_writes=self._receipt_writes(complaint))
         except IntegrityError as error:
@@ -146,20 +152,24 @@ class Intake(PersonalData, Sources, ServiceApplication):
         ``actor`` defaults to the member of staff in ``record.received_by``, else the channel itself.
         With an idempotency key the case id is derived from the key, so a repeat collides on save
         (and then gets the first receipt) instead of needing a look-up first. The complaint's data
-        key is issued in memory; its row is written in the transaction that saves the complaint.
+        key is issued in memory; its row is written in the transaction that saves the complaint. A blocked
+        contact is refused (``Blocked``; the receive commands record the attempt).
         """
+        customer_id = self.customer_id_of(record.customer.phone, record.customer.email)
+        status = self.sources.status(customer_id)
+        if status == BLOCKED:
+            raise Blocked(customer_id)
         if record.store_id not in self.master_data.stores:
             raise InvalidValue("store_id", f"unknown store {record.store_id!r} (GET /api/stores lists them)")
         case_id = case_id_for_key(idempotency_key) if idempotency_key else uuid4()
         ctx = self.context(case_id, actor or receiver_of(record), correlation_id=correlation_id)
-        customer_id = self.customer_id_of(record.customer.phone, record.customer.email)
         return Complaint.receive(
             ctx,
             record,
             customer_id=customer_id,
             assign_number=lambda: case_number(*self._next_number(ctx.recorded_at)),
             seal=self.keys.sealer(customer_id, case_id),
-            source_flagged=self.sources.status(customer_id) is not None,
+            source_flagged=status is not None,
         )
 
     def customer_id_of(self, phone: str | None, email: str | None) -> UUID:

@@ -43,16 +43,15 @@ class PersonalData:
     def evidence_key(self, case_id: UUID) -> DataKey:
         """The data key the case's evidence is encrypted under (``InvalidTransition`` once the customer was erased)."""
         complaint = self.get_complaint(case_id)
-        key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
+        key = self.data_key(complaint)
         if key is None:
             raise InvalidTransition(f"the customer of case {complaint.case_number} was erased")
         return key
 
-    def contact_matches(self, case_id: UUID, contact: str) -> bool:
-        """Whether ``contact`` (the last 4 digits of the customer's phone, or their e-mail) is the case's
+    def contact_matches(self, complaint: Complaint, contact: str) -> bool:
+        """Whether ``contact`` (the last 4 digits of the customer's phone, or their e-mail) is the complaint's
         customer's; always False once the customer was erased."""
-        complaint = self.get_complaint(case_id)
-        key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
+        key = self.data_key(complaint)
         if key is None:
             return False
         known = json.loads(key.open(complaint.customer_sealed, "customer"))
@@ -62,9 +61,13 @@ class PersonalData:
             return bool(phone_digits) and phone_digits.endswith(given)
         return bool(known.get("email")) and hmac.compare_digest(known["email"].strip().lower(), given)
 
+    def data_key(self, complaint: Complaint) -> DataKey | None:
+        """The key the complaint's personal data is sealed with; None once the customer was erased."""
+        return None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
+
     def customer_erased(self, complaint: Complaint) -> bool:
         """Whether the complaint's personal data is gone: its erasure recorded, or its data key destroyed."""
-        return complaint.customer_erased or self.keys.find(key_id_of(complaint.customer_sealed)) is None
+        return self.data_key(complaint) is None
 
     def read_contact(self, case_id: UUID, *, actor: Actor, correlation_id: UUID | None = None) -> ContactDetails:
         """The case's customer contact and original description, for ``actor``; the read is recorded
@@ -73,7 +76,7 @@ class PersonalData:
 
         def attempt() -> ContactDetails:
             complaint = self.get_complaint(case_id)
-            key = None if complaint.customer_erased else self.keys.find(key_id_of(complaint.customer_sealed))
+            key = self.data_key(complaint)
             if key is None:
                 return ContactDetails(erased=True)
             contact = json.loads(key.open(complaint.customer_sealed, "customer"))

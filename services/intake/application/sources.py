@@ -28,18 +28,11 @@ class Sources:
     sources: Any
     _cases: str
 
-    def refuse_if_blocked(self, record: ComplaintRecord, correlation_id: UUID | None = None) -> None:
-        """A blocked contact's complaint is refused (``Blocked``, 403) and the attempt recorded."""
-        customer_id = self.customer_id_of(record.customer.phone, record.customer.email)
-        if self.sources.status(customer_id) != BLOCKED:
-            return
-        source = self.repository.get(source_id(customer_id))
+    def record_refusal(self, record: ComplaintRecord, refused: Blocked, correlation_id: UUID | None = None) -> None:
+        """Record the attempt of a blocked contact (``open_complaint`` refused it with ``refused``)."""
+        source = self.repository.get(source_id(refused.customer_id))
         source.refuse(self.context(source.id, receiver_of(record), correlation_id=correlation_id), record.channel.value)
         self.save(source)
-        raise Blocked(
-            "this contact is blocked after repeated abusive complaints; a manager can lift the block "
-            f"(case reference for staff: source {source.id})"
-        )
 
     def flag_nuisance(self, case_id: UUID, *, actor: Actor, reason: str, correlation_id: UUID | None = None) -> bool:
         """Flag the case's contact as abusive; returns whether the contact is now blocked."""
@@ -91,18 +84,19 @@ class Sources:
         order or the same category within the window (``config/intake.yaml``), and note its category."""
         case_id = message.envelope.case_id
         yield f"UPDATE {self._cases} SET category = ? WHERE case_id = ?", (triaged.category.value, str(case_id))
-        rows = self.side.query(f"SELECT customer_id FROM {self._cases} WHERE case_id = ?", (str(case_id),))
-        if not rows:
-            return
+        # The case's own row and every other case of its customer, in one read.
         cases = [
             PastCase(UUID(r["case_id"]), r["case_number"], r["order_id"], r["category"],
                      datetime.fromisoformat(r["received_at"]))
             for r in self.side.query(
-                f"SELECT case_id, case_number, order_id, category, received_at FROM {self._cases} WHERE customer_id = ?",
-                (rows[0]["customer_id"],),
+                f"SELECT case_id, case_number, order_id, category, received_at FROM {self._cases} "
+                f"WHERE customer_id = (SELECT customer_id FROM {self._cases} WHERE case_id = ?)",
+                (str(case_id),),
             )
         ]  # fmt: skip
-        [new] = [c for c in cases if c.case_id == case_id]
+        new = next((c for c in cases if c.case_id == case_id), None)
+        if new is None:
+            return
         found = find_repeat(
             PastCase(new.case_id, new.case_number, new.order_id, triaged.category.value, new.received_at),
             cases,

@@ -22,6 +22,13 @@ from shared.vocabulary import Role
 class Blocked(Forbidden):
     """A complaint from a blocked contact (HTTP 403); the attempt is recorded."""
 
+    def __init__(self, customer_id: UUID) -> None:
+        super().__init__(
+            "this contact is blocked after repeated abusive complaints; a manager can lift the block "
+            f"(case reference for staff: source {source_id(customer_id)})"
+        )
+        self.customer_id = customer_id
+
 
 UNBLOCKERS = frozenset({Role.CS_MANAGER, Role.REGIONAL_MANAGER, Role.HQ, Role.ADMIN})
 
