@@ -55,8 +55,14 @@ def accuracy(items: list[dict[str, Any]], taxonomy: Taxonomy) -> dict[str, Any]:
             hits[key]["n"] += 1
             hits[key]["ok"] += ok
         if not ok:
-            confusions.append({"expected": item["category"], "got": got.category.value, "text": item["text"],
-                               "matched": ", ".join(got.matched_terms)})
+            confusions.append(
+                {
+                    "expected": item["category"],
+                    "got": got.category.value,
+                    "text": item["text"],
+                    "matched": ", ".join(got.matched_terms),
+                }
+            )
         elif item.get("subcategory"):
             sub_total += 1
             sub_hits += got.subcategory == item["subcategory"]
@@ -118,8 +124,10 @@ def main() -> None:
     for c in result["confusions"]:
         print(f"  {c['expected']} -> {c['got']}: {c['text']}  [{c['matched']}]")
     r = result["rates"]
-    print(f"rate (complaints/s): read+parse labelled file {r['read_file_per_s']:,.0f}  "
-          f"baseline substring scan {r['baseline_per_s']:,.0f}  classify {r['classify_per_s']:,.0f}")
+    print(
+        f"rate (complaints/s): read+parse labelled file {r['read_file_per_s']:,.0f}  "
+        f"baseline substring scan {r['baseline_per_s']:,.0f}  classify {r['classify_per_s']:,.0f}"
+    )
 
 
 if __name__ == "__main__":

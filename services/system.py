@@ -22,7 +22,7 @@ from shared.bus import Bus, Subscription
 from shared.clock import Clock, SystemClock
 from shared.logs import configure_logging
 from shared.masterdata import MasterData
-from shared.runtime import Service, create_http_app, work
+from shared.runtime import Service, create_http_app, every, work
 from shared.settings import Settings
 
 SERVICES = ("intake", "routing", "resolution", "feedback")
@@ -38,7 +38,11 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
             service.closers.append(Mailbox(intake, settings).start().stop)
         return service
     if name == "routing":
-        return Service(Routing(settings, clock), routing_api.router)
+        routing = Routing(settings, clock)
+        # Due clock timers fire from the store's timers table, so ones that fell due while down fire at start.
+        return Service(
+            routing, routing_api.router, loops=[every(settings.timer_poll_seconds, routing.fire_due_timers, "timers")]
+        )
     if name == "resolution":
         return Service(ResolutionService(settings, clock), resolution_api.router)
     if name == "feedback":

@@ -7,6 +7,8 @@ from pathlib import Path
 
 from pydantic import BaseModel
 
+from shared.vocabulary import Role
+
 
 class Store(BaseModel):
     """A store, dealer, salon, mall site or online hub."""
@@ -20,17 +22,33 @@ class Store(BaseModel):
     name_en: str
 
 
+class StaffMember(BaseModel):
+    """A member of staff as routing sees them: id, role and scope (a store, a region, or ``*`` for all).
+
+    Names stay out: routing assigns by id, and a name is personal data it does not need.
+    """
+
+    staff_id: str
+    role: Role
+    scope: str
+
+
 class MasterData(BaseModel):
     """What intake validates against and routing assigns by."""
 
     regions: dict[str, str]
     stores: dict[str, Store]
+    staff: dict[str, StaffMember] = {}
 
     @classmethod
     def load(cls, folder: Path) -> MasterData:
-        """Read ``regions.csv`` and ``stores.csv`` (UTF-8, BOM tolerated) from ``folder``."""
+        """Read ``regions.csv``, ``stores.csv`` and, if present, ``staff.csv`` (UTF-8, BOM tolerated) from ``folder``."""
         with open(folder / "regions.csv", encoding="utf-8-sig", newline="") as f:
             regions = {row["region"]: row["name_en"] for row in csv.DictReader(f)}
         with open(folder / "stores.csv", encoding="utf-8-sig", newline="") as f:
             stores = {row["store_id"]: Store.model_validate(row) for row in csv.DictReader(f)}
-        return cls(regions=regions, stores=stores)
+        staff: dict[str, StaffMember] = {}
+        if (folder / "staff.csv").exists():
+            with open(folder / "staff.csv", encoding="utf-8-sig", newline="") as f:
+                staff = {row["staff_id"]: StaffMember.model_validate(row) for row in csv.DictReader(f)}
+        return cls(regions=regions, stores=stores, staff=staff)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import signal
-from collections.abc import AsyncIterator, Callable, Collection
+from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -34,6 +34,8 @@ class Service:
     subscriptions: list[Subscription] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     views: Any = None
+    # Background work beside the relay and consumers (e.g. routing's timer worker): each runs until ``stop``.
+    loops: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         self.parked = ParkedStore(self.app.side, self.app.clock)
@@ -96,6 +98,7 @@ async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) ->
             for service in services:
                 for subscription in service.subscriptions:
                     tasks.append(asyncio.create_task(Consumer(bus, subscription, service.parked).run(stop)))
+                tasks += [asyncio.create_task(loop(stop)) for loop in service.loops]
         await asyncio.gather(*tasks)
     finally:
         for task in tasks:
@@ -113,6 +116,21 @@ async def checkpoint_periodically(auditor: Auditor, interval: float, stop: async
             await asyncio.to_thread(auditor.checkpoint)
         except Exception as error:  # noqa: BLE001 - the next interval tries again
             log.warning("checkpoint.failed", error=safe_error(error))
+
+
+def every(interval: float, step: Callable[[], Any], name: str) -> Callable[[asyncio.Event], Coroutine[Any, Any, None]]:
+    """A loop running ``step`` in a worker thread every ``interval`` seconds until ``stop``; a failure is logged
+    and the next round tries again."""
+
+    async def loop(stop: asyncio.Event) -> None:
+        while not stop.is_set():
+            try:
+                await asyncio.to_thread(step)
+            except Exception as error:  # noqa: BLE001 - the next round tries again
+                log.warning(f"{name}.failed", error=safe_error(error))
+            await sleep_unless(stop, interval)
+
+    return loop
 
 
 def create_http_app(

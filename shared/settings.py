@@ -54,6 +54,8 @@ class Settings(BaseSettings):
     # (under `ombud up`, every HTTP command: a cheap indexed read, 50 times a second when idle).
     relay_poll_seconds: float = 0.02
     max_body_bytes: int = 1_000_000
+    # How often routing's timer worker looks for due clock timers (warnings, breaches).
+    timer_poll_seconds: float = 1.0
 
     def key_path(self, name: str) -> Path:
         """Where the embedded system keeps a generated key file."""

@@ -22,26 +22,45 @@ from shared.settings import Settings
 from shared.sidetables import SideTables
 from shared.vocabulary import CaseStatus
 
-# Statuses only move forward along this order, whatever order their events arrive in; withdrawal ends it.
-_EARLY = [CaseStatus.RECEIVED, CaseStatus.TRIAGED, CaseStatus.WITHDRAWN]
+# Event type -> (rank, status). Among the events that set a status, the highest rank wins and, within a rank, the
+# latest recorded: received < triaged < what happens to a triaged case (rejected, reopened, ...) < withdrawn.
 _STATUS = {
-    "ComplaintReceived": CaseStatus.RECEIVED,
-    "ComplaintTriaged": CaseStatus.TRIAGED,
-    "ComplaintWithdrawn": CaseStatus.WITHDRAWN,
+    "ComplaintReceived": (0, CaseStatus.RECEIVED),
+    "ComplaintTriaged": (1, CaseStatus.TRIAGED),
+    "AppealLodged": (2, CaseStatus.REOPENED),
+    "ComplaintWithdrawn": (3, CaseStatus.WITHDRAWN),
 }
 # Event type -> the flag it sets on the case (flags are a set: order does not matter).
-_FLAGS = {"RepeatComplaintLinked": "repeat", "NuisanceFlagged": "nuisance"}
+_FLAGS = {
+    "RepeatComplaintLinked": "repeat",
+    "NuisanceFlagged": "nuisance",
+    "SlaBreached": "sla_breached",
+    "CaseEscalated": "escalated",
+    "EmergencyDeclared": "emergency",
+}
 # Event type -> the counter it adds one to.
 _COUNTS = {"EvidenceAttached": "evidence_count", "ComplaintAmended": "amendments"}
-# Event type -> (the view's time of that event, the payload fields it copies into the view).
-_LATEST = {
-    "ComplaintReceived": ("received_at", ("case_number", "channel", "store_id")),
-    "ComplaintTriaged": ("triaged_at", ("category", "subcategory", "severity")),
-    "ResolutionOpened": ("resolution_opened_at", ()),
-    "AcknowledgementPrepared": ("acknowledgement_prepared_at", ()),
-    "ReadBackConfirmed": ("read_back_confirmed_at", ()),
-    "ComplaintWithdrawn": ("withdrawn_at", ()),
-    "RepeatComplaintLinked": ("repeat_linked_at", ("earlier_case_number",)),
+# Event type -> (the view's time of that event, the payload fields it copies into the view). Types sharing a time
+# (e.g. assignment, transfer and escalation all set the owner) share it: the latest of them wins.
+_OWNER = ("owner_since", ("team", "queue", "assignee", "tier"))
+_LATEST: dict[str, list[tuple[str, tuple[str, ...]]]] = {
+    "ComplaintReceived": [("received_at", ("case_number", "channel", "store_id"))],
+    "ComplaintTriaged": [
+        ("triaged_at", ()),
+        ("classified_at", ("category", "subcategory")),
+        ("severity_at", ("severity",)),
+    ],
+    "CategoryOverridden": [("classified_at", ("category", "subcategory"))],
+    "SeverityChanged": [("severity_at", ("severity",))],
+    "ValidityDecided": [("validity_decided_at", ("well_founded",))],
+    "CaseAssigned": [_OWNER],
+    "CaseTransferred": [_OWNER],
+    "CaseEscalated": [_OWNER],
+    "ResolutionOpened": [("resolution_opened_at", ())],
+    "AcknowledgementPrepared": [("acknowledgement_prepared_at", ())],
+    "ReadBackConfirmed": [("read_back_confirmed_at", ())],
+    "ComplaintWithdrawn": [("withdrawn_at", ())],
+    "RepeatComplaintLinked": [("repeat_linked_at", ("earlier_case_number",))],
 }
 
 
@@ -57,15 +76,18 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
     view = {**_new_view(envelope.case_id), **(view or {})}
     # In UTC, so one instant is one string whichever offset the event was recorded with.
     at = envelope.recorded_at.astimezone(UTC)
-    if message.type in _LATEST:
-        stamp, fields = _LATEST[message.type]
+    for stamp, fields in _LATEST.get(message.type, ()):
         if view[stamp] is None or _rank(at, [payload.get(f) for f in fields]) > _rank(
             datetime.fromisoformat(view[stamp]), [view[f] for f in fields]
         ):
             view[stamp] = at.isoformat()
             view.update({f: payload.get(f) for f in fields})
-    if message.type in _STATUS:
-        view["status"] = _advance(view["status"], _STATUS[message.type])
+    status = _status_of(message)
+    if status is not None:
+        rank, value = status
+        current = view["status_rank"], view["status_at"] or "", view["status"] or ""
+        if (rank, at.isoformat(), value.value) > current:
+            view.update(status=value.value, status_rank=rank, status_at=at.isoformat())
     flag = _FLAGS.get(message.type) or ("nuisance" if payload.get("source_flagged") else None)
     if flag:
         view["flags"] = sorted({*view["flags"], flag})
@@ -82,14 +104,25 @@ def _new_view(case_id: UUID) -> dict[str, Any]:
         "case_id": str(case_id),
         "case_number": None,
         "status": None,
+        "status_rank": -1,
+        "status_at": None,
         "channel": None,
         "store_id": None,
         "category": None,
         "subcategory": None,
         "severity": None,
+        "well_founded": None,
+        "team": None,
+        "queue": None,
+        "assignee": None,
+        "tier": None,
         "flags": [],
         "received_at": None,
         "triaged_at": None,
+        "classified_at": None,
+        "severity_at": None,
+        "validity_decided_at": None,
+        "owner_since": None,
         "resolution_opened_at": None,
         "acknowledgement_prepared_at": None,
         "read_back_confirmed_at": None,
@@ -107,11 +140,10 @@ def _rank(at: datetime, values: list[Any]) -> tuple[datetime, str]:
     return at, json.dumps(values, ensure_ascii=False, sort_keys=True)
 
 
-def _advance(current: str | None, new: CaseStatus) -> str:
-    # Early statuses only move forward, whatever order their events arrive in.
-    if current in _EARLY and _EARLY.index(CaseStatus(current)) > _EARLY.index(new):
-        return current
-    return new.value
+def _status_of(message: EventMessage) -> tuple[int, CaseStatus] | None:
+    if message.type == "ValidityDecided":
+        return None if message.payload.get("well_founded") else (2, CaseStatus.REJECTED)
+    return _STATUS.get(message.type)
 
 
 def timeline_entry(message: EventMessage) -> dict[str, Any]:

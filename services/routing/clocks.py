@@ -18,13 +18,15 @@ from shared.vocabulary import Severity
 
 
 class ClockName(StrEnum):
-    """The named clocks a case carries (DOMAIN.md "Deadlines"); ``regulator`` only on a 12315 transfer."""
+    """The named clocks a case carries (DOMAIN.md "Deadlines"); ``regulator`` only on a 12315 transfer,
+    ``merchant_response`` only while a mall merchant is chased."""
 
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
     RETURN_REVIEW = "return_review"
     FOLLOW_UP = "follow_up"
     REGULATOR = "regulator"
+    MERCHANT_RESPONSE = "merchant_response"
 
 
 class ClockState(StrEnum):
@@ -307,28 +309,36 @@ class Clock(BaseModel):
             return self.stopped_at < self.deadline
         return self.used < self.budget(calendar)
 
+    def timers(self, calendar: BusinessCalendar) -> list[Timer]:
+        """Both warnings and the breach of a running clock, in firing order; none while paused or stopped.
+
+        A threshold the clock has already reached is given at the start of the current run segment: it is due.
+        """
+        if self.running_since is None or self.stopped_at is not None:
+            return []
+        budget = self.budget(calendar)
+        timers = [
+            Timer(clock=self.name, kind=kind, fires_at=self._instant_of(budget * fraction, calendar))
+            for kind, fraction in ((TimerKind.WARN_75, self.warn_at[0]), (TimerKind.WARN_90, self.warn_at[1]))
+        ]
+        # The transfer's deadline is the breach, even if it falls outside working hours.
+        breach = self.deadline if self.deadline is not None else self._instant_of(budget, calendar)
+        return [*timers, Timer(clock=self.name, kind=TimerKind.BREACH, fires_at=breach)]
+
     def next_timers(self, now: datetime, calendar: BusinessCalendar) -> list[Timer]:
         """The warnings and breach still ahead at ``now``, in firing order; none while paused or stopped.
 
         A threshold already reached (for example because a re-plan shortened the clock) is not a timer: ``state``
         shows it, and whoever re-planned reacts to it at once.
         """
-        if self.running_since is None or self.stopped_at is not None:
+        timers = self.timers(calendar)
+        if not timers:
             return []
         used, budget = self.elapsed(now, calendar), self.budget(calendar)
-        warnings = ((TimerKind.WARN_75, budget * self.warn_at[0]), (TimerKind.WARN_90, budget * self.warn_at[1]))
-        timers = [
-            Timer(clock=self.name, kind=kind, fires_at=self._instant_of(threshold, calendar))
-            for kind, threshold in warnings
-            if used < threshold
-        ]
-        if self.deadline is not None:
-            # The transfer's deadline is the breach, even if it falls outside working hours.
-            if _utc(now) < self.deadline:
-                timers.append(Timer(clock=self.name, kind=TimerKind.BREACH, fires_at=self.deadline))
-        elif used < budget:
-            timers.append(Timer(clock=self.name, kind=TimerKind.BREACH, fires_at=self._instant_of(budget, calendar)))
-        return timers
+        thresholds = {TimerKind.WARN_75: budget * self.warn_at[0], TimerKind.WARN_90: budget * self.warn_at[1]}
+        ahead = [t for t in timers[:2] if used < thresholds[t.kind]]
+        breach_ahead = (_utc(now) < self.deadline) if self.deadline is not None else used < budget
+        return ahead + timers[2:] if breach_ahead else ahead
 
     def _instant_of(self, threshold: timedelta, calendar: BusinessCalendar) -> datetime:
         """When the running clock's used time reaches ``threshold``."""

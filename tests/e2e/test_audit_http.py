@@ -53,8 +53,12 @@ def test_tampering_in_the_database_is_named_by_the_api(client: TestClient, case_
     settled(client)
     routing = client.app.state.services["routing"].app  # type: ignore[attr-defined]
     side = routing.side
-    [row] = side.query(f"SELECT state FROM {side.events_table}")
-    side.execute(f"UPDATE {side.events_table} SET state = ?", (bytes(row["state"]).replace(b"general", b"urgent!"),))
+    # The triage (version 1 of the case's Triage) is the event that names the severity
+    [row] = side.query(f"SELECT originator_id, state FROM {side.events_table} WHERE originator_version = 1")
+    side.execute(
+        f"UPDATE {side.events_table} SET state = ? WHERE originator_id = ? AND originator_version = 1",
+        (bytes(row["state"]).replace(b"general", b"urgent!"), row["originator_id"]),
+    )
     report = client.get("/api/audit/verify", headers=AUDITOR).json()
     assert not report["ok"]
     assert (report["first"]["service"], report["first"]["kind"], report["first"]["version"]) == (

@@ -70,10 +70,10 @@ def case_messages(settings: Settings, clock: ManualClock) -> list[EventMessage]:
         feedback.handle(due)
         clock.advance(STEP)
         routing.handle(received)
-        triaged = only_message(routing)
+        triage = published(routing)  # the triage, its clocks and the assignment, at one instant
         clock.advance(STEP)
-        resolution.handle(triaged)
-        return [received, due, only_message(feedback), triaged, only_message(resolution)]
+        resolution.handle(triage[0])
+        return [received, due, only_message(feedback), *triage, only_message(resolution)]
     finally:
         for app in (intake, feedback, routing, resolution):
             app.close()
@@ -114,6 +114,6 @@ def test_case_as_of_now_equals_the_live_view_whatever_order_the_messages_arrived
     assert views.handle_batch(list(reversed(messages))) == len(messages)
     # Then rebuilding from the events gives exactly the live view
     live = views.case(case_id)
-    assert live is not None and live["event_count"] == len(messages) == 5
+    assert live is not None and live["event_count"] == len(messages) == 8
     assert views.case(case_id, as_of=clock.now()) == live
     assert views.timeline(case_id, as_of=clock.now()) == views.timeline(case_id)

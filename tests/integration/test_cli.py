@@ -56,7 +56,7 @@ def test_parked_message_is_listed_then_replayed_into_its_service(make_settings: 
     replayed = runner.invoke(app, ["parked", "replay", "routing", "1", *data])
     assert replayed.exit_code == 0, replayed.output
     routing = Routing(settings, ManualClock())
-    assert event_types(routing) == ["ComplaintTriaged"]
+    assert event_types(routing).count("ComplaintTriaged") == 1
     routing.close()
 
     again = runner.invoke(app, ["parked", "replay", "routing", "1", *data])

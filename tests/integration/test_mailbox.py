@@ -122,7 +122,10 @@ def test_a_chinese_email_with_a_photo_becomes_a_complaint_with_evidence(intake: 
         "subject": "手镯断了 请回电 [phone]",
         "mailbox": "complaints@bj001.example",
     }
-    assert complaint.description == "手镯断了 请回电 [phone]\n\n手镯戴了一周就断了，质量太差。请回电 [phone] 或回信 [email]"
+    assert (
+        complaint.description
+        == "手镯断了 请回电 [phone]\n\n手镯戴了一周就断了，质量太差。请回电 [phone] 或回信 [email]"
+    )
     assert b"wang.fang@example.cn" not in stored_bytes(intake) and "王芳".encode() not in stored_bytes(intake)
     contact = intake.read_contact(case_id, actor=CLERK)
     assert (contact.name, contact.email, contact.phone) == ("王芳", "wang.fang@example.cn", None)

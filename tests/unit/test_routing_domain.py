@@ -7,11 +7,11 @@ from uuid import uuid4
 
 import pytest
 
-from services.routing.domain import SeverityRules, Taxonomy, Triage, assess_severity, classify
+from services.routing.domain import Intake, SeverityRules, Taxonomy, Triage, assess_severity, classify
 from shared.configfiles import load_config
 from shared.settings import REPO_ROOT
 from shared.vocabulary import Category, Severity
-from tests.unit.helpers import context
+from tests.unit.helpers import NOW, context
 
 TAXONOMY = load_config(REPO_ROOT / "config" / "taxonomy.yaml", Taxonomy)
 RULES = load_config(REPO_ROOT / "config" / "severity.yaml", SeverityRules)
@@ -78,7 +78,11 @@ class TestTriage:
         classification = classify("手镯断了", TAXONOMY)
         severity = assess_severity("手镯断了", "phone", None, RULES)
         # When
-        triage = Triage.triage(uuid4(), context(case_id, service="routing"), classification, severity)
+        intake = Intake(
+            case_number="C1", store_id="SH-001", region="east", channel="phone", merchant_id=None, language="zh",
+            received_at=NOW,
+        )  # fmt: skip
+        triage = Triage.triage(uuid4(), context(case_id, service="routing"), intake, classification, severity)
         # Then
         [event] = triage.collect_events()
         assert type(event).__name__ == "ComplaintTriaged"

@@ -130,9 +130,7 @@ def amend_complaint(case_id: UUID, body: Amendment, intake: IntakeApp, actor: Re
 
 
 @router.post("/complaints/{case_id}/withdrawal", status_code=204)
-def withdraw_complaint(
-    case_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request
-) -> None:
+def withdraw_complaint(case_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request) -> None:
     """The customer withdraws the complaint (409 if already withdrawn)."""
     intake.withdraw_complaint(
         case_id, actor=actor, reason=body.reason, correlation_id=UUID(request.state.correlation_id)

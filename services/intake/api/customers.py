@@ -61,9 +61,7 @@ def erase_customer(
 
 
 @router.post("/customers/{customer_id}/unblock", status_code=204)
-def unblock_customer(
-    customer_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request
-) -> None:
+def unblock_customer(customer_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request) -> None:
     """A manager (cs_manager, regional_manager, hq, admin; else 403) lifts a contact's block with a reason;
     404 if the contact was never flagged, 409 if it is not blocked."""
     intake.unblock_source(
