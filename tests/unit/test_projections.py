@@ -132,3 +132,64 @@ def test_as_of_without_a_timezone_is_refused_naming_the_field() -> None:
     with pytest.raises(InvalidValue) as refused:
         recorded_by([], NOW.replace(tzinfo=None))
     assert refused.value.field == "as_of" and "timezone" in refused.value.message
+
+
+def routing_event(type_: str, payload: dict[str, object], case_id: UUID, nid: int, at: datetime) -> EventMessage:
+    return recorded(message(type_, "routing", payload, case_id, nid=nid), at)
+
+
+def test_rejection_appeal_and_rejection_again_give_the_latest_status_whatever_the_order() -> None:
+    # Given a triaged case rejected, appealed (reopened) and rejected again
+    case_id = uuid4()
+    received, _, triaged, _ = case_events(case_id)
+    rejected = {"well_founded": False, "reason": "超出保修期", "case_number": "C1", "language": "zh"}
+    steps = [
+        received,
+        triaged,
+        routing_event("ValidityDecided", rejected, case_id, 10, NOW + SECOND * 10),
+        routing_event("AppealLodged", {"reason": "保修卡在这里"}, case_id, 11, NOW + SECOND * 11),
+    ]
+    again = routing_event("ValidityDecided", rejected, case_id, 12, NOW + SECOND * 12)
+    # When they arrive in any order
+    statuses = set()
+    for order in itertools.permutations(steps):
+        view = None
+        for msg in order:
+            view = evolve_case(view, msg)
+        statuses.add(view["status"])
+    # Then the appeal's reopening is the status; one more rejection after it makes it rejected again
+    assert statuses == {"reopened"}
+    view = None
+    for msg in [again, *steps]:
+        view = evolve_case(view, msg)
+    assert (view["status"], view["well_founded"]) == ("rejected", False)
+
+
+def test_a_well_founded_decision_leaves_the_status_and_withdrawal_beats_everything() -> None:
+    case_id = uuid4()
+    received, _, triaged, _ = case_events(case_id)
+    upheld = routing_event(
+        "ValidityDecided", {"well_founded": True, "case_number": "C1", "language": "zh"}, case_id, 10, NOW + SECOND * 9
+    )
+    view = evolve_case(evolve_case(evolve_case(None, received), triaged), upheld)
+    assert (view["status"], view["well_founded"]) == ("triaged", True)
+    withdrawn = recorded(message("ComplaintWithdrawn", "intake", {"reason": "已解决"}, case_id, nid=5), NOW + SECOND)
+    assert evolve_case(view, withdrawn)["status"] == "withdrawn"
+
+
+def test_owner_is_the_latest_of_assignment_transfer_and_escalation_and_flags_accumulate() -> None:
+    case_id = uuid4()
+    owner = {"team": "store_service", "queue": "store_service@SH-001", "assignee": "SH-001-F1", "tier": "frontline"}
+    up = {"team": "store_management", "queue": "store_management@SH-001", "assignee": "SH-001-M1", "tier": "cs_manager"}
+    events = [
+        routing_event("CaseAssigned", {**owner, "reason": "rule default"}, case_id, 1, NOW),
+        routing_event("SlaBreached", {"clock": "acknowledge"}, case_id, 2, NOW + SECOND),
+        routing_event("CaseEscalated", {**up, "from_tier": "frontline", "clock": "acknowledge"}, case_id, 3, NOW + SECOND),
+        routing_event("EmergencyDeclared", {"reason": "critical"}, case_id, 4, NOW + SECOND * 2),
+    ]
+    for order in itertools.permutations(events):
+        view = None
+        for msg in order:
+            view = evolve_case(view, msg)
+        assert (view["team"], view["assignee"], view["tier"]) == ("store_management", "SH-001-M1", "cs_manager")
+        assert view["flags"] == ["emergency", "escalated", "sla_breached"]

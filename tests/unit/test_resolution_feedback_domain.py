@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from uuid import uuid4
 
-from services.feedback.domain import Acknowledgement
+from services.feedback.domain import Acknowledgement, RejectionExplanation
 from services.resolution.domain import Resolution
 from tests.unit.helpers import context
 
@@ -28,3 +28,14 @@ def test_acknowledgement_prepared_in_the_customers_language() -> None:
 def test_acknowledgement_falls_back_to_chinese_for_unknown_language() -> None:
     ack = Acknowledgement.prepare(uuid4(), context(service="feedback"), case_number="CMP-1", language="fr")
     assert ack.collect_events()[0].language == "zh"
+
+
+def test_rejection_explained_politely_with_the_reason_in_the_customers_language() -> None:
+    # Given a complaint found not well-founded / When feedback prepares the explanation
+    explanation = RejectionExplanation.prepare(
+        uuid4(), context(service="feedback"), case_number="CMP-1", language="en", reason="outside the warranty period"
+    )
+    # Then the explanation carries the reason and the rejection template
+    [event] = explanation.collect_events()
+    assert type(event).__name__ == "RejectionExplained"
+    assert (event.language, event.reason, event.template) == ("en", "outside the warranty period", "rejection")
