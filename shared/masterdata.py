@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+from decimal import Decimal
 from pathlib import Path
 
 from pydantic import BaseModel
@@ -33,16 +34,31 @@ class StaffMember(BaseModel):
     scope: str
 
 
+class Product(BaseModel):
+    """A product: its price and whether the national 三包 list covers it, custom-made, perishable."""
+
+    sku: str
+    brand: str
+    name_zh: str
+    name_en: str
+    price_cny: Decimal
+    sanbao: bool
+    custom_made: bool
+    perishable: bool
+
+
 class MasterData(BaseModel):
     """What intake validates against and routing assigns by."""
 
     regions: dict[str, str]
     stores: dict[str, Store]
     staff: dict[str, StaffMember] = {}
+    products: dict[str, Product] = {}
 
     @classmethod
     def load(cls, folder: Path) -> MasterData:
-        """Read ``regions.csv``, ``stores.csv`` and, if present, ``staff.csv`` (UTF-8, BOM tolerated) from ``folder``."""
+        """Read ``regions.csv``, ``stores.csv`` and, if present, ``staff.csv`` and ``products.csv`` (UTF-8, BOM
+        tolerated) from ``folder``."""
         with open(folder / "regions.csv", encoding="utf-8-sig", newline="") as f:
             regions = {row["region"]: row["name_en"] for row in csv.DictReader(f)}
         with open(folder / "stores.csv", encoding="utf-8-sig", newline="") as f:
@@ -51,4 +67,8 @@ class MasterData(BaseModel):
         if (folder / "staff.csv").exists():
             with open(folder / "staff.csv", encoding="utf-8-sig", newline="") as f:
                 staff = {row["staff_id"]: StaffMember.model_validate(row) for row in csv.DictReader(f)}
-        return cls(regions=regions, stores=stores, staff=staff)
+        products: dict[str, Product] = {}
+        if (folder / "products.csv").exists():
+            with open(folder / "products.csv", encoding="utf-8-sig", newline="") as f:
+                products = {row["sku"]: Product.model_validate(row) for row in csv.DictReader(f)}
+        return cls(regions=regions, stores=stores, staff=staff, products=products)

@@ -106,3 +106,6 @@ __all__ = [
     "ValidityDecided",
     "event_id_for",
 ]
+
+# Registered on import; import their names from the modules themselves.
+from shared.contracts import recall, returns  # noqa: E402, F401

@@ -1,16 +1,14 @@
-"""Resolution's HTTP API: the state of a case's resolution."""
+"""A case's resolution: investigation, proposals and approvals, the customer's answer, execution."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from typing import Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends
+from fastapi import APIRouter
 
-from services.resolution.application import ResolutionService
-from shared.http import service_part
+from services.resolution.api.common import ResolutionApp
 
-ResolutionApp = Annotated[ResolutionService, Depends(service_part("resolution"))]
 router = APIRouter(prefix="/api/resolution", tags=["resolution"])
 
 

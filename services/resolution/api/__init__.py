@@ -1,0 +1,11 @@
+"""Resolution's HTTP API: one router made of the case work, returns and recalls routers."""
+
+from fastapi import APIRouter
+
+from services.resolution.api import cases, recalls, returns
+
+router = APIRouter()
+for part in (cases, returns, recalls):
+    router.include_router(part.router)
+
+__all__ = ["router"]

@@ -1,0 +1,1 @@
+"""Events of recall alerts and campaigns, published by resolution."""

@@ -1,0 +1,1 @@
+"""Events of returns and exchanges (RMA), published by resolution."""
