@@ -6,7 +6,7 @@ Pure: the staff directory and each member's open-case count come in as arguments
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -176,6 +176,9 @@ def members_of(
     ]
 
 
+_NEVER = datetime.min.replace(tzinfo=UTC)
+
+
 class Load(BaseModel):
     """A member's open cases and when they were last given one (None: never)."""
 
@@ -187,9 +190,9 @@ def choose_member(candidates: Iterable[str], loads: Mapping[str, Load]) -> str |
     """The candidate with the fewest open cases; ties go to the longest idle (never assigned first), then by id."""
     idle = Load()
 
-    def key(member: str) -> tuple[int, int, str, str]:
+    def key(member: str) -> tuple[int, bool, datetime, str]:
         load = loads.get(member, idle)
         last = load.last_assigned_at
-        return load.open_cases, 0 if last is None else 1, last.isoformat() if last else "", member
+        return load.open_cases, last is not None, last or _NEVER, member
 
     return min(candidates, key=key, default=None)

@@ -235,6 +235,7 @@ class Triage(CaseAggregate):
         def apply(self, aggregate: Triage) -> None:
             aggregate.state = CaseState.OPEN
             aggregate.well_founded = None
+            aggregate.awaiting_customer = False
 
     def appeal(self, ctx: EventContext, reason: str, policy: ClockPolicy) -> None:
         """The customer appeals a rejection: the case reopens and its resolve clock starts again."""
