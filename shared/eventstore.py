@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
-from typing import Any, ClassVar
+from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.application import ProcessingEvent
@@ -26,9 +26,13 @@ from shared.audit import chain
 from shared.audit.seal import LogChain
 from shared.clock import Clock
 from shared.contracts import CONTRACTS, Actor, Envelope, EventMessage, event_id_for
-from shared.errors import NotFound
+from shared.errors import InvalidTransition, NotFound
 from shared.settings import Settings
 from shared.sidetables import SideTables
+
+T = TypeVar("T")
+# How often a command is decided again when a concurrent save of the same aggregate came first.
+CONFLICT_RETRIES = 5
 
 
 class EventContext(BaseModel):
@@ -214,6 +218,17 @@ class ServiceApplication(EventSourcedProjection[UUID]):
             causation_id=cause.envelope.event_id if cause else None,
             correlation_id=(cause.envelope.correlation_id if cause else correlation_id) or uuid4(),
         )
+
+    def retrying(self, attempt: Callable[[], T]) -> T:
+        """Run ``attempt`` (load, decide, save) again while a concurrent save of the same aggregate wins (409 after
+        ``CONFLICT_RETRIES`` tries)."""
+        conflict = None
+        for _ in range(CONFLICT_RETRIES):
+            try:
+                return attempt()
+            except IntegrityError as error:
+                conflict = error
+        raise InvalidTransition("the case kept changing concurrently; try again") from conflict
 
     def case_aggregate(self, case_id: UUID) -> Any:
         """This service's aggregate for a case (NotFound until the service has one)."""

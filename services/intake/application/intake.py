@@ -32,7 +32,7 @@ from services.intake.screening import BLOCKED, SourceStatuses
 from shared.clock import Clock
 from shared.configfiles import load_config
 from shared.contracts import Actor
-from shared.errors import InvalidTransition, InvalidValue, NotFound
+from shared.errors import InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit
 from shared.masterdata import MasterData
@@ -42,7 +42,6 @@ from shared.settings import Settings
 NUMBER_BLOCK = 100
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://ombud.example/idempotency-key")
 # A save that loses a race with a concurrent command on the same aggregate is tried again this often.
-CONFLICT_RETRIES = 5
 
 
 def case_id_for_key(idempotency_key: str) -> UUID:
@@ -258,7 +257,7 @@ class Intake(PersonalData, Sources, ServiceApplication):
             decide(complaint, self.context(case_id, actor, correlation_id=correlation_id))
             self.save(complaint, side_writes=self.keys.writes_for(case_id))
 
-        self._retrying(attempt)
+        self.retrying(attempt)
 
     def get_complaint(self, case_id: UUID) -> Complaint:
         """The complaint as recorded (404 for an unknown id, or the id of another aggregate)."""
@@ -266,16 +265,6 @@ class Intake(PersonalData, Sources, ServiceApplication):
         if not isinstance(found, Complaint):
             raise NotFound(f"no complaint {case_id}")
         return found
-
-    def _retrying(self, attempt: Callable[[], Any]) -> Any:
-        # A concurrent command saved the same aggregate first: load it again and decide again.
-        conflict = None
-        for _ in range(CONFLICT_RETRIES):
-            try:
-                return attempt()
-            except IntegrityError as error:
-                conflict = error
-        raise InvalidTransition("the record kept changing concurrently; try again") from conflict
 
     def _repeat(self, refused: Complaint, idempotency_key: str | None, error: IntegrityError) -> Receipt:
         # Only a repeated idempotency key may collide; its number is left unused (a gap).

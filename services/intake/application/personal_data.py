@@ -89,7 +89,7 @@ class PersonalData:
             self.save(complaint)
             return details
 
-        return self._retrying(attempt)
+        return self.retrying(attempt)
 
     def erase_customer(
         self, customer_id: UUID, *, actor: Actor, approved_by: Actor, reason: str, correlation_id: UUID | None = None
@@ -128,4 +128,4 @@ class PersonalData:
             destroyed = self.keys.destroy([key.key_id for key in held])
             return ErasureReceipt(customer_id=customer_id, keys_destroyed=destroyed, case_ids=case_ids)
 
-        return self._retrying(attempt)
+        return self.retrying(attempt)

@@ -51,7 +51,7 @@ class Sources:
             self.save(complaint, source, side_writes=[status, self._case_flag(case_id)])
             blocked.append(source.blocked)
 
-        self._retrying(attempt)
+        self.retrying(attempt)
         return blocked[-1]
 
     def unblock_source(
@@ -67,7 +67,7 @@ class Sources:
             source.unblock(self.context(found, actor, correlation_id=correlation_id), reason)
             self.save(source, side_writes=[self.sources.write(customer_id, FLAGGED)])
 
-        self._retrying(attempt)
+        self.retrying(attempt)
 
     def nuisance_queue(self) -> list[dict[str, Any]]:
         """Cases from contacts flagged as abusive, newest first: they are handled apart."""

@@ -39,7 +39,7 @@ from shared.contracts import (
     ComplaintWithdrawn,
     EventMessage,
 )
-from shared.errors import InvalidTransition, InvalidValue, NotFound
+from shared.errors import InvalidValue, NotFound
 from shared.eventstore import EventContext, ServiceApplication, aggregate_id
 from shared.logs import safe_error
 from shared.masterdata import MasterData
@@ -47,7 +47,6 @@ from shared.settings import Settings
 from shared.vocabulary import Category, Severity
 
 log = structlog.get_logger()
-CONFLICT_RETRIES = 5
 
 
 class Routing(ServiceApplication):
@@ -291,16 +290,13 @@ class Routing(ServiceApplication):
 
     def _command(self, case_id: UUID, actor: Actor, decide: Callable[[Triage, EventContext], None]) -> Triage:
         # Load, decide, save with the case's timers and queue rows; a concurrent save makes us decide again.
-        conflict = None
-        for _ in range(CONFLICT_RETRIES):
+        def attempt() -> Triage:
             triage = self._triage(case_id)
             decide(triage, self.context(case_id, actor))
-            try:
-                self.save(triage, side_writes=self.tables.writes_for(triage, self.calendar))
-                return triage
-            except IntegrityError as error:
-                conflict = error
-        raise InvalidTransition("the case kept changing concurrently; try again") from conflict
+            self.save(triage, side_writes=self.tables.writes_for(triage, self.calendar))
+            return triage
+
+        return self.retrying(attempt)
 
     def _known_team(self, team: str) -> None:
         if team not in {t.id for t in self.routing.teams}:
