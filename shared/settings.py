@@ -28,6 +28,8 @@ class Settings(BaseSettings):
     timezone: str = "Asia/Shanghai"
     # Keys the blind index of contacts (repeat detection, lookups); set a secret one in production.
     blind_index_key: SecretStr = SecretStr("ombud-embedded-blind-index-key")
+    # Derives each case's customer token (answering a proposal or a survey without a login); secret in production.
+    customer_token_key: SecretStr = SecretStr("ombud-embedded-customer-token-key")
     # Wraps each customer's data key (base64 of 32 bytes). Unset: a key file under <data_dir>/keys is
     # created on first use, which suits the embedded system only; production sets it from a secret store.
     master_key: SecretStr | None = None

@@ -22,14 +22,26 @@ from shared.settings import Settings
 from shared.sidetables import SideTables
 from shared.vocabulary import CaseStatus
 
-# Event type -> (rank, status). Among the events that set a status, the highest rank wins and, within a rank, the
-# latest recorded: received < triaged < what happens to a triaged case (rejected, reopened, ...) < withdrawn.
+# Event type -> (rank, status). Among the events that set a status, the highest rank wins; within a rank the
+# latest recorded, and at the same instant the later step of the lifecycle: received < triaged < what happens to a
+# triaged case (rejected, reopened, investigating, ...) < withdrawn.
 _STATUS = {
     "ComplaintReceived": (0, CaseStatus.RECEIVED),
     "ComplaintTriaged": (1, CaseStatus.TRIAGED),
     "AppealLodged": (2, CaseStatus.REOPENED),
+    "InvestigationPlanned": (2, CaseStatus.INVESTIGATING),
+    "InvestigationTaskAssigned": (2, CaseStatus.INVESTIGATING),
+    "EvidenceItemRecorded": (2, CaseStatus.INVESTIGATING),
+    "FindingsRecorded": (2, CaseStatus.INVESTIGATING),
+    "ProposalRejected": (2, CaseStatus.INVESTIGATING),
+    "CustomerRefused": (2, CaseStatus.INVESTIGATING),
+    "CustomerCountered": (2, CaseStatus.INVESTIGATING),
+    "ProposalOffered": (2, CaseStatus.AWAITING_CUSTOMER),
+    "CustomerAccepted": (2, CaseStatus.RESOLVING),
+    "CaseResolved": (2, CaseStatus.RESOLVED),
     "ComplaintWithdrawn": (3, CaseStatus.WITHDRAWN),
 }
+_LIFECYCLE = list(CaseStatus)
 # Event type -> the flag it sets on the case (flags are a set: order does not matter).
 _FLAGS = {
     "RepeatComplaintLinked": "repeat",
@@ -85,8 +97,8 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
     status = _status_of(message)
     if status is not None:
         rank, value = status
-        current = view["status_rank"], view["status_at"] or "", view["status"] or ""
-        if (rank, at.isoformat(), value.value) > current:
+        current = view["status_rank"], view["status_at"] or "", _LIFECYCLE.index(view["status"]) if view["status"] else -1
+        if (rank, at.isoformat(), _LIFECYCLE.index(value)) > current:
             view.update(status=value.value, status_rank=rank, status_at=at.isoformat())
     flag = _FLAGS.get(message.type) or ("nuisance" if payload.get("source_flagged") else None)
     if flag:
@@ -141,8 +153,14 @@ def _rank(at: datetime, values: list[Any]) -> tuple[datetime, str]:
 
 
 def _status_of(message: EventMessage) -> tuple[int, CaseStatus] | None:
+    payload = message.payload
     if message.type == "ValidityDecided":
-        return None if message.payload.get("well_founded") else (2, CaseStatus.REJECTED)
+        return None if payload.get("well_founded") else (2, CaseStatus.REJECTED)
+    if message.type == "RemedyProposed":
+        waits = payload.get("proposer_tier") != payload.get("required_tier")
+        return 2, CaseStatus.AWAITING_APPROVAL if waits else CaseStatus.PROPOSED
+    if message.type == "ProposalApproved":
+        return (2, CaseStatus.PROPOSED) if payload.get("final") else None
     return _STATUS.get(message.type)
 
 

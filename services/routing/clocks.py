@@ -19,7 +19,7 @@ from shared.vocabulary import Severity
 
 class ClockName(StrEnum):
     """The named clocks a case carries (DOMAIN.md "Deadlines"); ``regulator`` only on a 12315 transfer,
-    ``merchant_response`` only while a mall merchant is chased."""
+    ``merchant_response`` only while a mall merchant is chased, ``return_review`` and ``refund`` with a return."""
 
     ACKNOWLEDGE = "acknowledge"
     RESOLVE = "resolve"
@@ -27,6 +27,7 @@ class ClockName(StrEnum):
     FOLLOW_UP = "follow_up"
     REGULATOR = "regulator"
     MERCHANT_RESPONSE = "merchant_response"
+    REFUND = "refund"
 
 
 class ClockState(StrEnum):

@@ -85,11 +85,13 @@ class CaseTransferred(_Ownership):
 
 
 class CaseEscalated(_Ownership):
-    """A clock breached and the case moved one tier up; ``notify`` names the staff to tell."""
+    """The case moved one tier up because ``clock`` breached or for ``reason`` (the customer refused twice);
+    ``notify`` names the staff to tell."""
 
     producer: ClassVar[str] = "routing"
     from_tier: str
-    clock: str
+    clock: str | None = None
+    reason: str
     notify: list[str]
 
 

@@ -7,5 +7,6 @@ from services.resolution.api import cases, recalls, returns
 router = APIRouter()
 for part in (cases, returns, recalls):
     router.include_router(part.router)
+router.include_router(cases.public)
 
 __all__ = ["router"]

@@ -2,15 +2,28 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
 from services.resolution.domain import Resolution
+from services.resolution.domain.compensation import (
+    AuthorityPolicy,
+    CompensationStandards,
+    RemedyLine,
+    RootCause,
+    Suggestion,
+    suggest,
+)
+from services.resolution.domain.resolution import EvidenceKind, Measure, TaskKind
+from shared.configfiles import load_config
 from shared.contracts import Actor, ComplaintReceived, ComplaintTriaged, EventMessage
-from shared.eventstore import aggregate_id
+from shared.errors import NotFound
+from shared.eventstore import EventContext, aggregate_id
+from shared.tokens import case_token, token_matches
+from shared.vocabulary import Category, Role
 
 CASE_REACTIONS = {"ComplaintReceived": "record_case_facts", "ComplaintTriaged": "open_resolution"}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
@@ -25,7 +38,10 @@ class CaseWork:
     """Opens a resolution for every triaged case and keeps the case facts the rules need (no personal data)."""
 
     def init_cases(self: Any) -> None:
-        """Create ``resolution_cases``: per case, the product, order, amount and classification."""
+        """Load the authority tiers and compensation standards; create ``resolution_cases``: per case, the product,
+        order, amount and classification."""
+        self.authority = load_config(self.settings.config_dir / "authority.yaml", AuthorityPolicy)
+        self.standards = load_config(self.settings.config_dir / "compensation.yaml", CompensationStandards)
         self.facts_table = self.side.table("cases")
         self.side.script(
             [
@@ -73,6 +89,7 @@ class CaseWork:
             ctx,
             category=triaged.category.value,
             severity=triaged.severity.value,
+            subcategory=triaged.subcategory,
         )
         yield (
             f"UPDATE {self.facts_table} SET category = ?, severity = ? WHERE case_id = ?",
@@ -89,3 +106,146 @@ class CaseWork:
         row["amount_paid"] = None if row["amount_paid"] is None else Decimal(row["amount_paid"])
         row["received_at"] = _EPOCH + timedelta(microseconds=row["received_at"])
         return row
+
+    # --- commands on a case's resolution ------------------------------------------------------------------------
+
+    def get_resolution(self: Any, case_id: UUID) -> Resolution:
+        """The case's resolution (404 until the case is triaged)."""
+        found = self.case_aggregate(case_id)
+        assert isinstance(found, Resolution)
+        return found
+
+    def plan_investigation(self: Any, case_id: UUID, actor: Actor, plan: str, authenticity_dispute: bool) -> Resolution:
+        """Write the investigation plan."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.plan_investigation(ctx, plan, authenticity_dispute))
+
+    def assign_task(
+        self: Any, case_id: UUID, actor: Actor, kind: TaskKind, owner: str, description: str, due_at: datetime
+    ) -> Resolution:
+        """Give a specialist an investigation task with a deadline."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.assign_task(ctx, kind, owner, description, due_at))
+
+    def complete_task(
+        self: Any, case_id: UUID, actor: Actor, task_id: str, result: str, report_sha256: str | None
+    ) -> Resolution:
+        """Record an investigation task's result (and report file)."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.complete_task(ctx, task_id, result, report_sha256))
+
+    def record_evidence(
+        self: Any, case_id: UUID, actor: Actor, kind: EvidenceKind, description: str, sha256: str | None
+    ) -> Resolution:
+        """Record an evidence item of the investigation."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.record_evidence(ctx, kind, description, sha256))
+
+    def record_interview(self: Any, case_id: UUID, actor: Actor, interviewee: str, summary: str) -> Resolution:
+        """Record an interview."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.record_interview(ctx, interviewee, summary))
+
+    def record_findings(self: Any, case_id: UUID, actor: Actor, findings: str, root_cause: RootCause) -> Resolution:
+        """Record the findings and root cause."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.record_findings(ctx, findings, root_cause))
+
+    def establish_fraud(self: Any, case_id: UUID, actor: Actor, reason: str) -> Resolution:
+        """HQ or legal establish fraud (CPL art. 55)."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.establish_fraud(ctx, reason))
+
+    def suggest_compensation(
+        self: Any, case_id: UUID, direct_loss: Decimal = Decimal("0.00"), inconvenience: bool = False
+    ) -> Suggestion:
+        """What the standards suggest for the case as investigated so far (price paid from the complaint)."""
+        resolution = self.get_resolution(case_id)
+        facts = self.case_facts(case_id) or {}
+        return suggest(
+            self.standards,
+            category=Category(resolution.category),
+            root_cause=RootCause(resolution.root_cause) if resolution.root_cause else None,
+            price_paid=facts.get("amount_paid"),
+            fraud_established=resolution.fraud_established,
+            direct_loss=direct_loss,
+            inconvenience=inconvenience,
+        )
+
+    def propose(
+        self: Any,
+        case_id: UUID,
+        actor: Actor,
+        lines: list[RemedyLine],
+        direct_loss: Decimal = Decimal("0.00"),
+        inconvenience: bool = False,
+    ) -> Resolution:
+        """Propose remedies; the standards' suggestion is recorded beside them."""
+        suggestion = self.suggest_compensation(case_id, direct_loss, inconvenience)
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.propose(ctx, lines, suggestion, self.authority))
+
+    def approve_proposal(self: Any, case_id: UUID, actor: Actor) -> Resolution:
+        """Approve (or, below the tier needed, endorse) the open proposal."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.approve(ctx, self.authority))
+
+    def reject_proposal(self: Any, case_id: UUID, actor: Actor, reason: str) -> Resolution:
+        """Turn the open proposal down with a reason."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.reject_proposal(ctx, reason, self.authority))
+
+    def offer_proposal(self: Any, case_id: UUID, actor: Actor) -> tuple[Resolution, str]:
+        """Put the approved proposal to the customer; returns the case's token for the customer's link."""
+        resolution = self._on_resolution(case_id, actor, lambda r, ctx: r.offer(ctx))
+        return resolution, self.customer_token(case_id)
+
+    def customer_token(self: Any, case_id: UUID) -> str:
+        """The token in the customer's link for this case."""
+        return case_token(self.settings.customer_token_key.get_secret_value().encode(), case_id)
+
+    def answer_proposal(
+        self: Any,
+        case_id: UUID,
+        token: str,
+        answer: str,
+        reason: str | None = None,
+        counter: str | None = None,
+        amount: Decimal | None = None,
+    ) -> Resolution:
+        """The customer's answer through their link: accept, refuse (with a reason) or counter. A wrong token is
+        answered like an unknown case (404), so a link cannot be guessed case by case."""
+        if not token_matches(self.settings.customer_token_key.get_secret_value().encode(), case_id, token):
+            raise NotFound(f"no proposal for case {case_id} with that token")
+        customer = Actor(id="customer", role=Role.CUSTOMER)
+
+        def decide(resolution: Resolution, ctx: EventContext) -> None:
+            if answer == "accept":
+                resolution.accept(ctx)
+            elif answer == "refuse":
+                resolution.refuse(ctx, reason or "")
+            else:
+                resolution.counter(ctx, counter or "", amount)
+
+        return self._on_resolution(case_id, customer, decide)
+
+    def execute_remedy(
+        self: Any,
+        case_id: UUID,
+        actor: Actor,
+        index: int,
+        reference: str | None,
+        evidence_sha256: str | None,
+        note: str | None,
+    ) -> Resolution:
+        """Record one accepted remedy carried out; the last one resolves the case."""
+        return self._on_resolution(
+            case_id, actor, lambda r, ctx: r.execute(ctx, index, reference, evidence_sha256, note)
+        )
+
+    def record_accountability(
+        self: Any, case_id: UUID, actor: Actor, staff_id: str, measure: Measure, note: str
+    ) -> Resolution:
+        """Record the measure taken against the staff member at fault."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.record_accountability(ctx, staff_id, measure, note))
+
+    def _on_resolution(
+        self: Any, case_id: UUID, actor: Actor, decide: Callable[[Resolution, EventContext], Any]
+    ) -> Resolution:
+        def attempt() -> Resolution:
+            resolution = self.get_resolution(case_id)
+            decide(resolution, self.context(case_id, actor))
+            self.save(resolution)
+            return resolution
+
+        return self.retrying(attempt)

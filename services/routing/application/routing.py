@@ -37,6 +37,7 @@ from shared.contracts import (
     Actor,
     ComplaintReceived,
     ComplaintWithdrawn,
+    CustomerRefused,
     EventMessage,
 )
 from shared.errors import InvalidValue, NotFound
@@ -57,6 +58,17 @@ class Routing(ServiceApplication):
         "ComplaintReceived": "triage_complaint",
         "AcknowledgementPrepared": "stop_acknowledge_clock",
         "ComplaintWithdrawn": "close_withdrawn",
+        "ProposalOffered": "wait_on_customer",
+        "CustomerAccepted": "customer_answered",
+        "CustomerCountered": "customer_answered",
+        "CustomerRefused": "customer_answered",
+        "CaseResolved": "stop_resolve_clock",
+        "ReturnRequested": "start_return_review",
+        "ReturnReviewed": "stop_return_review",
+        "ReturnGoodsReceived": "start_refund_clock",
+        "ReturnRefunded": "stop_refund_clock",
+        "ExchangeShipped": "stop_refund_clock",
+        "RepairCompleted": "stop_refund_clock",
     }
 
     def __init__(self, settings: Settings, clock: Clock, master_data: MasterData | None = None) -> None:
@@ -117,19 +129,67 @@ class Routing(ServiceApplication):
 
     def stop_acknowledge_clock(self, message: EventMessage, _: AcknowledgementPrepared) -> Iterator[Any]:
         """Policy: the customer was acknowledged, so the acknowledge clock stops (met or not)."""
-        triage = self._triage(message.envelope.case_id)
-        ctx = self.context(triage.case_id, Actor.system(self.name), cause=message)
-        if triage.stop_clock(ctx, ClockName.ACKNOWLEDGE, "acknowledged", self.calendar):
-            yield triage
-            yield from self.tables.writes_for(triage, self.calendar)
+        yield from self._react(
+            message, lambda t, ctx: t.stop_clock(ctx, ClockName.ACKNOWLEDGE, "acknowledged", self.calendar)
+        )
 
     def close_withdrawn(self, message: EventMessage, _: ComplaintWithdrawn) -> Iterator[Any]:
         """Policy: a withdrawn complaint's clocks stop and it leaves the work queues."""
+        yield from self._react(message, lambda t, ctx: t.close_withdrawn(ctx, self.calendar))
+
+    def wait_on_customer(self, message: EventMessage, _: Any) -> Iterator[Any]:
+        """Policy: a proposal was put to the customer, so the clocks that wait for them pause."""
+
+        def react(triage: Triage, ctx: EventContext) -> None:
+            if triage.is_open and not triage.awaiting_customer:
+                triage.await_customer(ctx, "proposal offered", self.calendar)
+
+        yield from self._react(message, react)
+
+    def customer_answered(self, message: EventMessage, answer: Any) -> Iterator[Any]:
+        """Policy: the customer answered the proposal: clocks resume; a second refusal escalates one tier."""
+
+        def react(triage: Triage, ctx: EventContext) -> None:
+            if triage.awaiting_customer:
+                triage.customer_responded(ctx)
+            if isinstance(answer, CustomerRefused) and answer.refusals >= 2:
+                self._escalate(triage, ctx, None, f"the customer refused {answer.refusals} proposals")
+
+        yield from self._react(message, react)
+
+    def stop_resolve_clock(self, message: EventMessage, _: Any) -> Iterator[Any]:
+        """Policy: the case is resolved; its resolve clock stops (met or not)."""
+        yield from self._react(message, lambda t, ctx: t.stop_clock(ctx, ClockName.RESOLVE, "resolved", self.calendar))
+
+    def start_return_review(self, message: EventMessage, _: Any) -> Iterator[Any]:
+        """Policy: a return or exchange request must be reviewed within its clock (24 h by default)."""
+        yield from self._react(
+            message, lambda t, ctx: t.start_clock(ctx, ClockName.RETURN_REVIEW, "return requested", self.clock_policy)
+        )
+
+    def stop_return_review(self, message: EventMessage, _: Any) -> Iterator[Any]:
+        """Policy: the request was reviewed."""
+        yield from self._react(
+            message, lambda t, ctx: t.stop_clock(ctx, ClockName.RETURN_REVIEW, "return reviewed", self.calendar)
+        )
+
+    def start_refund_clock(self, message: EventMessage, _: Any) -> Iterator[Any]:
+        """Policy: returned goods arrived; the refund (or exchange, repair) is due within its clock (7 days)."""
+        yield from self._react(
+            message, lambda t, ctx: t.start_clock(ctx, ClockName.REFUND, "goods received", self.clock_policy)
+        )
+
+    def stop_refund_clock(self, message: EventMessage, _: Any) -> Iterator[Any]:
+        """Policy: the refund was paid, the exchange shipped or the repair completed."""
+        yield from self._react(message, lambda t, ctx: t.stop_clock(ctx, ClockName.REFUND, message.type, self.calendar))
+
+    def _react(self, message: EventMessage, react: Callable[[Triage, EventContext], Any]) -> Iterator[Any]:
+        # A reaction on an existing triage: saved (with its timers and queue rows) only if it recorded something.
         triage = self._triage(message.envelope.case_id)
-        ctx = self.context(triage.case_id, Actor.system(self.name), cause=message)
-        triage.close_withdrawn(ctx, self.calendar)
-        yield triage
-        yield from self.tables.writes_for(triage, self.calendar)
+        react(triage, self.context(triage.case_id, Actor.system(self.name), cause=message))
+        if triage.pending_events:
+            yield triage
+            yield from self.tables.writes_for(triage, self.calendar)
 
     # --- commands -----------------------------------------------------------------------------------------------
 
@@ -263,20 +323,20 @@ class Routing(ServiceApplication):
             before = len(triage.pending_events)
             for clock, kind in timers:
                 if triage.fire(ctx, clock, kind, self.calendar) and kind is TimerKind.BREACH:
-                    self._escalate(triage, ctx, clock)
+                    self._escalate(triage, ctx, clock, None)
             recorded += len(triage.pending_events) - before
             triages.append(triage)
             writes += self.tables.writes_for(triage, self.calendar)
         self.save(*triages, side_writes=writes)
         return recorded
 
-    def _escalate(self, triage: Triage, ctx: EventContext, clock: ClockName) -> None:
+    def _escalate(self, triage: Triage, ctx: EventContext, clock: ClockName | None, reason: str | None) -> None:
         if not triage.is_open or triage.owner is None:
             return
         tier = triage.owner.tier.above()
         if tier is None:
-            return  # already at HQ: the breach itself is recorded and flagged
-        triage.escalate(ctx, self._owner(triage, self.routing.escalation[tier]), clock)
+            return  # already at HQ: the breach (or refusal) itself is recorded
+        triage.escalate(ctx, self._owner(triage, self.routing.escalation[tier]), clock, reason)
 
     # --- helpers ------------------------------------------------------------------------------------------------
 

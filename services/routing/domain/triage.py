@@ -362,7 +362,8 @@ class Triage(CaseAggregate):
         queue: str
         assignee: str | None
         tier: str
-        clock: str
+        clock: str | None
+        reason: str
         notify: list[str]
 
         def apply(self, aggregate: Triage) -> None:
@@ -371,8 +372,11 @@ class Triage(CaseAggregate):
             )
             aggregate.flags.add("escalated")
 
-    def escalate(self, ctx: EventContext, owner: Owner, clock: ClockName) -> None:
-        """Move the case one tier up after ``clock`` breached; the new and the previous owner are notified."""
+    def escalate(self, ctx: EventContext, owner: Owner, clock: ClockName | None, reason: str | None = None) -> None:
+        """Move the case one tier up after ``clock`` breached (or for ``reason``, e.g. the customer refused twice);
+        the new and the previous owner are notified."""
+        if clock is None and not reason:
+            raise InvalidValue("reason", "an escalation without a breached clock needs a reason")
         if self.owner is None or owner.tier is not self.owner.tier.above():
             raise InvalidTransition(f"escalation goes one tier up from {self.owner.tier if self.owner else 'nobody'}")
         notify = sorted({a for a in (owner.assignee, self.owner.assignee) if a})
@@ -380,7 +384,8 @@ class Triage(CaseAggregate):
             self.CaseEscalated,
             ctx,
             from_tier=self.owner.tier.value,
-            clock=clock.value,
+            clock=clock.value if clock else None,
+            reason=reason or f"{clock.value if clock else ''} breached",
             notify=notify,
             **_owner_fields(owner),
         )
@@ -430,6 +435,10 @@ class Triage(CaseAggregate):
             self._clock(self.ClockStarted, ctx, policy.start(name, severity, received), reason="received")
         if regulator_due_at is not None and regulator_due_at > received:
             self._clock(self.ClockStarted, ctx, policy.start_regulator(received, regulator_due_at), reason="12315")
+
+    def start_clock(self, ctx: EventContext, name: ClockName, reason: str, policy: ClockPolicy) -> None:
+        """Start clock ``name`` now for the case's severity (again, if it ran before), e.g. a return's review."""
+        self._clock(self.ClockStarted, ctx, policy.start(name, Severity(self.severity), ctx.recorded_at), reason=reason)
 
     def stop_clock(self, ctx: EventContext, name: ClockName, reason: str, calendar: BusinessCalendar) -> bool:
         """The step ``name`` waits for happened: stop it, recording whether it was met. False if it was not open."""
