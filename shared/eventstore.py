@@ -15,7 +15,7 @@ from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.application import ProcessingEvent
+from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent, Tracking
 from eventsourcing.projection import EventSourcedProjection
@@ -230,12 +230,19 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 conflict = error
         raise InvalidTransition("the case kept changing concurrently; try again") from conflict
 
+    def find(self, originator_id: UUID) -> Any:
+        """The aggregate with this id, or None. One read: ``id in repository`` would replay it a first time."""
+        try:
+            return self.repository.get(originator_id)
+        except AggregateNotFoundError:
+            return None
+
     def case_aggregate(self, case_id: UUID) -> Any:
         """This service's aggregate for a case (NotFound until the service has one)."""
-        found_id = aggregate_id(case_id, self.name)
-        if found_id not in self.repository:
+        found = self.find(aggregate_id(case_id, self.name))
+        if found is None:
             raise NotFound(f"{self.name} has nothing for case {case_id} yet")
-        return self.repository.get(found_id)
+        return found
 
     # --- outbox -------------------------------------------------------------
     def on_saved(self, listener: Callable[[], None]) -> None:

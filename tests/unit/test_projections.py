@@ -184,7 +184,9 @@ def test_owner_is_the_latest_of_assignment_transfer_and_escalation_and_flags_acc
     events = [
         routing_event("CaseAssigned", {**owner, "reason": "rule default"}, case_id, 1, NOW),
         routing_event("SlaBreached", {"clock": "acknowledge"}, case_id, 2, NOW + SECOND),
-        routing_event("CaseEscalated", {**up, "from_tier": "frontline", "clock": "acknowledge"}, case_id, 3, NOW + SECOND),
+        routing_event(
+            "CaseEscalated", {**up, "from_tier": "frontline", "clock": "acknowledge"}, case_id, 3, NOW + SECOND
+        ),
         routing_event("EmergencyDeclared", {"reason": "critical"}, case_id, 4, NOW + SECOND * 2),
     ]
     for order in itertools.permutations(events):

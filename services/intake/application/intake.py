@@ -261,7 +261,7 @@ class Intake(PersonalData, Sources, ServiceApplication):
 
     def get_complaint(self, case_id: UUID) -> Complaint:
         """The complaint as recorded (404 for an unknown id, or the id of another aggregate)."""
-        found = self.repository.get(case_id) if case_id in self.repository else None
+        found = self.find(case_id)
         if not isinstance(found, Complaint):
             raise NotFound(f"no complaint {case_id}")
         return found

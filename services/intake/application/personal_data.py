@@ -103,7 +103,7 @@ class PersonalData:
 
         def attempt() -> ErasureReceipt:
             record_id = privacy_record_id(customer_id)
-            record = self.repository.get(record_id) if record_id in self.repository else None
+            record = self.find(record_id)
             held = self.keys.held(customer_id)
             # A key without a complaint is left by a save that failed after its key was stored.
             case_ids = sorted({key.case_id for key in held if key.case_id in self.repository}, key=str)

@@ -43,7 +43,7 @@ class Sources:
             ctx = self.context(case_id, actor, correlation_id=correlation_id)
             complaint.flag_nuisance(ctx, reason)
             found = source_id(complaint.customer_id)
-            source = self.repository.get(found) if found in self.repository else None
+            source = self.find(found)
             source = source or ContactSource.open(ctx.model_copy(update={"case_id": found}), complaint.customer_id)
             source.flag(ctx.model_copy(update={"case_id": found}), case_id=case_id, reason=reason,
                         rule=self.rules.nuisance)  # fmt: skip

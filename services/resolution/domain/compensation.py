@@ -3,7 +3,7 @@
 
 from __future__ import annotations
 
-from decimal import Decimal
+from decimal import ROUND_HALF_UP, Decimal
 from enum import StrEnum
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -38,7 +38,7 @@ class RemedyLine(BaseModel):
     @field_validator("amount")
     @classmethod
     def _two_places(cls, value: Decimal) -> Decimal:
-        return value.quantize(CENT)
+        return value.quantize(CENT, ROUND_HALF_UP)
 
 
 class AuthorityTier(BaseModel):
@@ -144,7 +144,8 @@ def suggest(
     inconvenience: bool = False,
 ) -> Suggestion:
     """The compensation the chain's standards suggest for a case (CPL art. 55 for established fraud)."""
-    price = (price_paid or Decimal("0.00")).quantize(CENT)
+    price = (price_paid or Decimal("0.00")).quantize(CENT, ROUND_HALF_UP)
+    direct_loss = direct_loss.quantize(CENT, ROUND_HALF_UP)
     lines: list[RemedyLine]
     if fraud_established:
         compensation = max(price * standards.fraud_multiple, standards.fraud_minimum)

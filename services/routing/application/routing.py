@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
 from uuid import UUID
@@ -81,9 +81,10 @@ class Routing(ServiceApplication):
         self.routing = load_config(config / "routing.yaml", RoutingConfig)
         self.master = master_data or MasterData.load(settings.master_data_dir)
         self.tables = RoutingTables(self.side)
-        # Assignments decided but not yet committed (several in one batch transaction), so balancing sees them.
-        self._pending: dict[str, Load] = {}
-        self._pending_lock = threading.Lock()
+        # Assignments decided in the current unit of work (one transaction, on one thread) but not yet committed:
+        # balancing counts them, so one batch does not give every case to the same member. Each unit starts empty,
+        # so a unit that fails leaves nothing behind.
+        self._unit = threading.local()
 
     # --- policies ---------------------------------------------------------------------------------------------
 
@@ -316,6 +317,7 @@ class Routing(ServiceApplication):
         return recorded
 
     def _fire(self, cases: list[tuple[str, list[tuple[ClockName, TimerKind]]]]) -> int:
+        self._new_unit()
         triages, writes, recorded = [], [], 0
         for case_id, timers in cases:
             triage = self._triage(UUID(case_id))
@@ -341,16 +343,15 @@ class Routing(ServiceApplication):
     # --- helpers ------------------------------------------------------------------------------------------------
 
     def _triage(self, case_id: UUID) -> Triage:
-        found = aggregate_id(case_id, self.name)
-        if found not in self.repository:
+        triage = self.find(aggregate_id(case_id, self.name))
+        if not isinstance(triage, Triage):
             raise NotFound(f"routing has not triaged case {case_id}")
-        triage = self.repository.get(found)
-        assert isinstance(triage, Triage)
         return triage
 
     def _command(self, case_id: UUID, actor: Actor, decide: Callable[[Triage, EventContext], None]) -> Triage:
         # Load, decide, save with the case's timers and queue rows; a concurrent save makes us decide again.
         def attempt() -> Triage:
+            self._new_unit()
             triage = self._triage(case_id)
             decide(triage, self.context(case_id, actor))
             self.save(triage, side_writes=self.tables.writes_for(triage, self.calendar))
@@ -379,25 +380,32 @@ class Routing(ServiceApplication):
         queue = queue_of(team, store, region)
         if chosen is not None and chosen not in members:
             raise InvalidValue("assignee", f"{chosen!r} does not work queue {queue}", allowed=sorted(members))
-        with self._pending_lock:
-            loads = self.tables.loads(members)
-            for member, extra in self._pending.items():
-                if member in members:
-                    base = loads.get(member, Load())
-                    loads[member] = Load(
-                        open_cases=base.open_cases + extra.open_cases, last_assigned_at=extra.last_assigned_at
-                    )
-            assignee = chosen or choose_member(members, loads)
-            if assignee is not None and reserve:
-                pending = self._pending.get(assignee, Load())
-                self._pending[assignee] = Load(open_cases=pending.open_cases + 1, last_assigned_at=self.clock.now())
+        pending: dict[str, Load] = getattr(self._unit, "pending", {})
+        loads = self.tables.loads(members)
+        for member, extra in pending.items():
+            if member in members:
+                base = loads.get(member, Load())
+                loads[member] = Load(
+                    open_cases=base.open_cases + extra.open_cases, last_assigned_at=extra.last_assigned_at
+                )
+        assignee = chosen or choose_member(members, loads)
+        if assignee is not None and reserve:
+            before = pending.get(assignee, Load())
+            pending[assignee] = Load(open_cases=before.open_cases + 1, last_assigned_at=self.clock.now())
+            self._unit.pending = pending
         return Owner(team=team.id, queue=queue, assignee=assignee, tier=team.tier)
 
-    def _notify(self, recordings: list[Any]) -> None:
-        # Committed: the table now counts what was pending.
-        with self._pending_lock:
-            self._pending.clear()
-        super()._notify(recordings)
+    def _new_unit(self) -> None:
+        """A unit of work (one transaction) starts: no assignment of an earlier unit is pending any more."""
+        self._unit.pending = {}
+
+    def handle(self, message: EventMessage) -> bool:
+        self._new_unit()
+        return super().handle(message)
+
+    def handle_batch(self, messages: Sequence[EventMessage]) -> None:
+        self._new_unit()
+        super().handle_batch(messages)
 
     def _declare_emergency(self, triage: Triage, ctx: EventContext, reason: str) -> None:
         protocol = self.routing.emergency

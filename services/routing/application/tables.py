@@ -3,7 +3,9 @@
 * ``timers``: every warning and breach not yet announced, with the instant it falls due; the timer worker reads the
   due ones. Being derived from the events and committed with them, no timer is lost when the service is down.
 * ``queue``: one row per case and team working on it (the lead and any supporting teams), with the nearest
-  deadline: the work queues per team and per person, and each member's open-case count for balancing.
+  deadline: the work queues per team and per person.
+* ``loads``: per member, the open cases they lead and when they were last given one, kept by the same statements
+  that rewrite a case's lead row, so balancing reads one row per candidate however many cases exist.
 
 Instants are stored as integer microseconds since the epoch (UTC), which sort and index alike on SQLite and PostgreSQL.
 """
@@ -39,6 +41,7 @@ class RoutingTables:
         self.side = side
         self.timers = side.table("timers")
         self.queue = side.table("queue")
+        self.loads_table = side.table("loads")
         side.script(
             [
                 (
@@ -52,6 +55,11 @@ class RoutingTables:
                     "role TEXT NOT NULL, case_number TEXT NOT NULL, team TEXT NOT NULL, assignee TEXT, "
                     "tier TEXT, severity TEXT NOT NULL, category TEXT NOT NULL, state TEXT NOT NULL, "
                     "flags TEXT NOT NULL, next_due_at BIGINT, assigned_at BIGINT, PRIMARY KEY (case_id, queue))",
+                    (),
+                ),
+                (
+                    f"CREATE TABLE IF NOT EXISTS {self.loads_table} (staff_id TEXT PRIMARY KEY, "
+                    "open_cases INTEGER NOT NULL, last_assigned_at BIGINT)",
                     (),
                 ),
                 (
@@ -72,6 +80,12 @@ class RoutingTables:
         case = str(triage.case_id)
         writes: list[Write] = [
             (f"DELETE FROM {self.timers} WHERE case_id = ?", (case,)),
+            # The case's previous lead row no longer counts for its member; the new one is counted below.
+            (
+                f"UPDATE {self.loads_table} SET open_cases = open_cases - 1 WHERE staff_id = "
+                f"(SELECT assignee FROM {self.queue} WHERE case_id = ? AND role = 'lead' AND state = 'open')",
+                (case,),
+            ),
             (f"DELETE FROM {self.queue} WHERE case_id = ?", (case,)),
         ]
         insert_timer = f"INSERT INTO {self.timers} (case_id, clock, kind, fires_at) VALUES (?, ?, ?, ?)"
@@ -99,6 +113,17 @@ class RoutingTables:
         writes.append(
             (insert_row, (case, owner.queue, "lead", owner.team, owner.assignee, owner.tier.value, since, *common))
         )
+        if owner.assignee is not None:
+            writes.append(
+                (
+                    f"INSERT INTO {self.loads_table} AS l (staff_id, open_cases, last_assigned_at) VALUES (?, ?, ?) "
+                    "ON CONFLICT (staff_id) DO UPDATE SET open_cases = l.open_cases + excluded.open_cases, "
+                    "last_assigned_at = CASE WHEN l.last_assigned_at IS NULL "
+                    "OR excluded.last_assigned_at > l.last_assigned_at "
+                    "THEN excluded.last_assigned_at ELSE l.last_assigned_at END",
+                    (owner.assignee, 1 if triage.is_open else 0, since),
+                )
+            )
         for queue in triage.supporting:
             team = queue.split("@", 1)[0]
             writes.append((insert_row, (case, queue, "supporting", team, None, None, None, *common)))
@@ -118,13 +143,11 @@ class RoutingTables:
             return {}
         marks = ", ".join("?" for _ in members)
         rows = self.side.query(
-            f"SELECT assignee, SUM(CASE WHEN state = 'open' THEN 1 ELSE 0 END) AS open_cases, "
-            f"MAX(assigned_at) AS last FROM {self.queue} WHERE role = 'lead' AND assignee IN ({marks}) "
-            "GROUP BY assignee",
+            f"SELECT staff_id, open_cases, last_assigned_at FROM {self.loads_table} WHERE staff_id IN ({marks})",
             tuple(members),
         )
         return {
-            row["assignee"]: Load(open_cases=int(row["open_cases"] or 0), last_assigned_at=instant(row["last"]))
+            row["staff_id"]: Load(open_cases=row["open_cases"], last_assigned_at=instant(row["last_assigned_at"]))
             for row in rows
         }
 
