@@ -1,4 +1,4 @@
-"""Feedback's read models: the case view and the timeline, projected from every service's events.
+"""The case view and the timeline, projected from every service's events.
 
 Each message is applied together with a tracking record in one transaction, in a store of the
 projection's own (``feedback_views``), so the views can be dropped and rebuilt at any time. A timeline
@@ -13,13 +13,10 @@ from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
-from eventsourcing.utils import Environment
-
+from services.feedback.projections.base import Projection
 from shared.contracts import Envelope, EventMessage
 from shared.errors import InvalidValue
-from shared.settings import Settings
-from shared.sidetables import SideTables
+from shared.sidetables import Runner
 from shared.vocabulary import CaseStatus
 
 # Event type -> (rank, status). Among the events that set a status, the highest rank wins; within a rank the
@@ -226,7 +223,8 @@ def causal_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
             children.setdefault(cause, []).append(entry)
         else:
             roots.append(entry)
-    key = lambda e: (e["recorded_at"], e["msg_id"])
+    # Same instant: the service's own order (its notification ids), numerically.
+    key = lambda e: (e["recorded_at"], e["service"], e["notification_id"])
     heap = [(key(e), e["event_id"]) for e in roots]
     heapq.heapify(heap)
     ordered = []
@@ -238,71 +236,44 @@ def causal_order(entries: list[dict[str, Any]]) -> list[dict[str, Any]]:
     return ordered
 
 
-class CaseViews:
-    """The case view and timeline tables with their tracking records."""
+class CaseViews(Projection):
+    """The case view and the timeline of every case."""
 
     name = "feedback_views"
+    tables = {
+        "case_view": "CREATE TABLE IF NOT EXISTS {table} (case_id TEXT PRIMARY KEY, doc TEXT NOT NULL)",
+        "timeline": "CREATE TABLE IF NOT EXISTS {table} (case_id TEXT NOT NULL, msg_id TEXT NOT NULL, "
+        "doc TEXT NOT NULL, PRIMARY KEY (case_id, msg_id))",
+    }
 
-    def __init__(self, settings: Settings) -> None:
-        env = Environment(self.name, settings.persistence_env(self.name))
-        self.factory = InfrastructureFactory.construct(env)
-        self.recorder: TrackingRecorder = self.factory.tracking_recorder()
-        self.side = SideTables(self.recorder, self.name)
-        self.cases = self.side.table("case_view")
-        self.timeline_table = self.side.table("timeline")
-        self.side.script(
-            [
-                (f"CREATE TABLE IF NOT EXISTS {self.cases} (case_id TEXT PRIMARY KEY, doc TEXT NOT NULL)", ()),
-                (
-                    f"CREATE TABLE IF NOT EXISTS {self.timeline_table} (case_id TEXT NOT NULL, "
-                    "msg_id TEXT NOT NULL, doc TEXT NOT NULL, PRIMARY KEY (case_id, msg_id))",
-                    (),
-                ),
-            ]
+    def begin(self) -> dict[str, Any]:
+        # Each case's view is read once per batch and written once at its end.
+        return {}
+
+    def apply(self, run: Runner, message: EventMessage, views: dict[str, Any]) -> None:
+        case_id = str(message.envelope.case_id)
+        if case_id not in views:
+            rows = run(f"SELECT doc FROM {self.table['case_view']} WHERE case_id = ?", (case_id,))
+            views[case_id] = json.loads(rows[0]["doc"]) if rows else None
+        views[case_id] = evolve_case(views[case_id], message)
+        run(
+            f"INSERT INTO {self.table['timeline']} (case_id, msg_id, doc) VALUES (?, ?, ?)",
+            (case_id, message.msg_id, _dump(timeline_entry(message))),
         )
 
-    def handle(self, message: EventMessage) -> bool:
-        """Project one message exactly once (one transaction); False if it was already projected."""
-        return self.handle_batch([message]) == 1
-
-    def handle_batch(self, messages: list[EventMessage]) -> int:
-        """Project messages in order, each exactly once, all in one transaction; returns how many were new.
-
-        One commit per fetched batch instead of per message is what lets the views keep up.
-        """
-        views: dict[str, Any] = {}
-        applied = 0
-        with self.side.transaction() as run:
-            for message in messages:
-                if self.side.has_tracking(message.service, message.notification_id, run):
-                    continue
-                case_id = str(message.envelope.case_id)
-                if case_id not in views:
-                    rows = run(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (case_id,))
-                    views[case_id] = json.loads(rows[0]["doc"]) if rows else None
-                views[case_id] = evolve_case(views[case_id], message)
-                run(
-                    f"INSERT INTO {self.timeline_table} (case_id, msg_id, doc) VALUES (?, ?, ?)",
-                    (case_id, message.msg_id, _dump(timeline_entry(message))),
-                )
-                run(
-                    f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)",
-                    (message.service, message.notification_id),
-                )
-                applied += 1
-            for case_id, view in views.items():
-                run(
-                    f"INSERT INTO {self.cases} (case_id, doc) VALUES (?, ?) "
-                    "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
-                    (case_id, _dump(view)),
-                )
-        return applied
+    def finish(self, run: Runner, views: dict[str, Any]) -> None:
+        for case_id, view in views.items():
+            run(
+                f"INSERT INTO {self.table['case_view']} (case_id, doc) VALUES (?, ?) "
+                "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
+                (case_id, _dump(view)),
+            )
 
     def case(self, case_id: UUID, as_of: datetime | None = None) -> dict[str, Any] | None:
         """The case view now, or as it stood at ``as_of`` (rebuilt from its events); None if there was none."""
         if as_of is not None:
             return rebuild_case(recorded_by(self._entries(case_id), as_of))
-        rows = self.side.query(f"SELECT doc FROM {self.cases} WHERE case_id = ?", (str(case_id),))
+        rows = self.side.query(f"SELECT doc FROM {self.table['case_view']} WHERE case_id = ?", (str(case_id),))
         return json.loads(rows[0]["doc"]) if rows else None
 
     def timeline(self, case_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
@@ -311,11 +282,8 @@ class CaseViews:
         return causal_order(entries if as_of is None else recorded_by(entries, as_of))
 
     def _entries(self, case_id: UUID) -> list[dict[str, Any]]:
-        rows = self.side.query(f"SELECT doc FROM {self.timeline_table} WHERE case_id = ?", (str(case_id),))
+        rows = self.side.query(f"SELECT doc FROM {self.table['timeline']} WHERE case_id = ?", (str(case_id),))
         return [json.loads(row["doc"]) for row in rows]
-
-    def close(self) -> None:
-        self.factory.close()
 
 
 def _dump(doc: dict[str, Any]) -> str:
