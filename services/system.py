@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.feedback import api as feedback_api
 from services.feedback.application import Feedback
-from services.feedback.projections import CaseViews
+from services.feedback.projections import CaseViews, ReadModels
 from services.intake import api as intake_api
 from services.intake.application import Intake
 from services.intake.mailbox import Mailbox
@@ -46,17 +46,18 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
     if name == "resolution":
         return Service(ResolutionService(settings, clock), resolution_api.router)
     if name == "feedback":
-        views = CaseViews(settings)
+        models = ReadModels(settings)
         return Service(
             Feedback(settings, clock),
             feedback_api.router,
             subscriptions=[
                 Subscription(
-                    durable="feedback-views", subjects=["ombud.>"], handle=views.handle, handle_batch=views.handle_batch
+                    durable="feedback-views", subjects=["ombud.>"], handle=models.handle, handle_batch=models.handle_batch
                 )
             ],
-            closers=[views.close],
-            views=views,
+            closers=[models.close],
+            views=models[CaseViews.name],
+            read_models=models.by_name,
         )
     raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
 

@@ -30,6 +30,16 @@ def service_part(service: str, part: str = "app") -> Callable[[Request], Any]:
     return dependency
 
 
+def read_model(name: str, service: str = "feedback") -> Callable[[Request], Any]:
+    """A FastAPI dependency giving one read model (projection) of a service run by this process."""
+
+    async def dependency(request: Request) -> Any:
+        return request.app.state.services[service].read_models[name]
+
+    dependency.__name__ = f"get_{name}"
+    return dependency
+
+
 async def request_actor(
     x_ombud_user: Annotated[str | None, Header(description="who acts (the gateway sets it after sign-in)")] = None,
     x_ombud_role: Annotated[Role | None, Header(description="the actor's role")] = None,

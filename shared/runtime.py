@@ -34,6 +34,8 @@ class Service:
     subscriptions: list[Subscription] = field(default_factory=list)
     closers: list[Callable[[], None]] = field(default_factory=list)
     views: Any = None
+    # Read models by name (feedback's projections), for the API.
+    read_models: dict[str, Any] = field(default_factory=dict)
     # Background work beside the relay and consumers (e.g. routing's timer worker): each runs until ``stop``.
     loops: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
 

@@ -40,6 +40,7 @@ from shared.contracts import (
     CustomerRefused,
     EventMessage,
 )
+from shared.contracts.returns import ReturnGoodsReceived, ReturnInspected
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import EventContext, ServiceApplication, aggregate_id
 from shared.logs import safe_error
@@ -66,6 +67,7 @@ class Routing(ServiceApplication):
         "ReturnRequested": "start_return_review",
         "ReturnReviewed": "stop_return_review",
         "ReturnGoodsReceived": "start_refund_clock",
+        "ReturnInspected": "stop_refund_clock",
         "ReturnRefunded": "stop_refund_clock",
         "ExchangeShipped": "stop_refund_clock",
         "RepairCompleted": "stop_refund_clock",
@@ -174,14 +176,17 @@ class Routing(ServiceApplication):
             message, lambda t, ctx: t.stop_clock(ctx, ClockName.RETURN_REVIEW, "return reviewed", self.calendar)
         )
 
-    def start_refund_clock(self, message: EventMessage, _: Any) -> Iterator[Any]:
-        """Policy: returned goods arrived; the refund (or exchange, repair) is due within its clock (7 days)."""
+    def start_refund_clock(self, message: EventMessage, goods: ReturnGoodsReceived) -> Iterator[Any]:
+        """Policy: returned goods arrived; the refund (or exchange, repair) is due within 7 days of their receipt."""
         yield from self._react(
-            message, lambda t, ctx: t.start_clock(ctx, ClockName.REFUND, "goods received", self.clock_policy)
+            message,
+            lambda t, ctx: t.start_clock(ctx, ClockName.REFUND, "goods received", self.clock_policy, goods.received_at),
         )
 
-    def stop_refund_clock(self, message: EventMessage, _: Any) -> Iterator[Any]:
-        """Policy: the refund was paid, the exchange shipped or the repair completed."""
+    def stop_refund_clock(self, message: EventMessage, step: Any) -> Iterator[Any]:
+        """Policy: the refund was paid, the exchange shipped or the repair completed, or the goods failed inspection."""
+        if isinstance(step, ReturnInspected) and step.result != "failed":
+            return
         yield from self._react(message, lambda t, ctx: t.stop_clock(ctx, ClockName.REFUND, message.type, self.calendar))
 
     def _react(self, message: EventMessage, react: Callable[[Triage, EventContext], Any]) -> Iterator[Any]:

@@ -436,9 +436,13 @@ class Triage(CaseAggregate):
         if regulator_due_at is not None and regulator_due_at > received:
             self._clock(self.ClockStarted, ctx, policy.start_regulator(received, regulator_due_at), reason="12315")
 
-    def start_clock(self, ctx: EventContext, name: ClockName, reason: str, policy: ClockPolicy) -> None:
-        """Start clock ``name`` now for the case's severity (again, if it ran before), e.g. a return's review."""
-        self._clock(self.ClockStarted, ctx, policy.start(name, Severity(self.severity), ctx.recorded_at), reason=reason)
+    def start_clock(
+        self, ctx: EventContext, name: ClockName, reason: str, policy: ClockPolicy, at: datetime | None = None
+    ) -> None:
+        """Start clock ``name`` at ``at`` (default now) for the case's severity (again, if it ran before), e.g. a
+        return's review, or the refund from when the goods came back."""
+        start = policy.start(name, Severity(self.severity), at or ctx.recorded_at)
+        self._clock(self.ClockStarted, ctx, start, reason=reason)
 
     def stop_clock(self, ctx: EventContext, name: ClockName, reason: str, calendar: BusinessCalendar) -> bool:
         """The step ``name`` waits for happened: stop it, recording whether it was met. False if it was not open."""

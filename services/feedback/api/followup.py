@@ -1,0 +1,7 @@
+"""Feedback followup API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["followup"])

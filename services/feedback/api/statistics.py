@@ -1,0 +1,7 @@
+"""Feedback statistics API."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["statistics"])
