@@ -187,7 +187,7 @@ def get_clocks(case_id: UUID, routing: RoutingApp) -> dict[str, Any]:
 
 Page = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
-QueueState = Annotated[str, Query(pattern="^(open|rejected|withdrawn)$")]
+QueueState = Annotated[str, Query(pattern="^(open|rejected|withdrawn|closed)$")]
 
 
 @router.get("/api/routing/queues/{queue}")

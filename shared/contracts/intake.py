@@ -103,3 +103,24 @@ class CustomerErased(Contract):
     producer: ClassVar[str] = "intake"
     customer_id: UUID
     approved_by: Actor
+
+
+class MessageDelivered(Contract):
+    """A prepared message reached the customer's channel; ``message_event_id`` is the event that prepared it."""
+
+    producer: ClassVar[str] = "intake"
+    message_event_id: UUID
+    channel: str
+    attempt: int
+
+
+class MessageDeliveryFailed(Contract):
+    """A delivery attempt failed; ``final`` when no attempt is left (otherwise the next one is at ``retry_at``)."""
+
+    producer: ClassVar[str] = "intake"
+    message_event_id: UUID
+    channel: str
+    attempt: int
+    error: str
+    final: bool
+    retry_at: str | None = None

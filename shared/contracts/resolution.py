@@ -146,3 +146,10 @@ class AccountabilityRecorded(Contract):
     staff_id: str
     measure: str
     note: str
+
+
+class ResolutionReopened(Contract):
+    """The case was reopened: resolution investigates and proposes again."""
+
+    producer: ClassVar[str] = "resolution"
+    reason: str

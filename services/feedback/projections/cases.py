@@ -36,6 +36,9 @@ _STATUS = {
     "ProposalOffered": (2, CaseStatus.AWAITING_CUSTOMER),
     "CustomerAccepted": (2, CaseStatus.RESOLVING),
     "CaseResolved": (2, CaseStatus.RESOLVED),
+    "FollowUpScheduled": (2, CaseStatus.FOLLOW_UP),
+    "CaseClosed": (2, CaseStatus.CLOSED),
+    "CaseReopened": (2, CaseStatus.REOPENED),
     "ComplaintWithdrawn": (3, CaseStatus.WITHDRAWN),
 }
 _LIFECYCLE = list(CaseStatus)

@@ -19,13 +19,17 @@ from services.resolution.domain.compensation import (
 )
 from services.resolution.domain.resolution import EvidenceKind, Measure, TaskKind
 from shared.configfiles import load_config
-from shared.contracts import Actor, ComplaintReceived, ComplaintTriaged, EventMessage
+from shared.contracts import Actor, CaseReopened, ComplaintReceived, ComplaintTriaged, EventMessage
 from shared.errors import NotFound
 from shared.eventstore import EventContext, aggregate_id
 from shared.tokens import case_token, token_matches
 from shared.vocabulary import Category, Role
 
-CASE_REACTIONS = {"ComplaintReceived": "record_case_facts", "ComplaintTriaged": "open_resolution"}
+CASE_REACTIONS = {
+    "ComplaintReceived": "record_case_facts",
+    "ComplaintTriaged": "open_resolution",
+    "CaseReopened": "reopen_resolution",
+}
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
@@ -96,6 +100,12 @@ class CaseWork:
             (triaged.category.value, triaged.severity.value, str(ctx.case_id)),
         )
         yield from self.recall_on_triaged(message, triaged)
+
+    def reopen_resolution(self: Any, message: EventMessage, reopened: CaseReopened) -> Iterator[Any]:
+        """Policy: a reopened case is investigated again and gets a new proposal."""
+        resolution = self.get_resolution(message.envelope.case_id)
+        resolution.reopen(self.context(resolution.case_id, Actor.system(self.name), cause=message), reopened.reason)
+        yield resolution
 
     def case_facts(self: Any, case_id: UUID) -> dict[str, Any] | None:
         """What resolution knows of a case from intake and routing, or None before its complaint arrived."""

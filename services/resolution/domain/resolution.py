@@ -494,6 +494,17 @@ class Resolution(CaseAggregate):
             note=_required("note", note),
         )
 
+    class ResolutionReopened(CaseAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Resolution) -> None:
+            aggregate.stage = Stage.INVESTIGATING
+            aggregate.execution = []
+
+    def reopen(self, ctx: EventContext, reason: str) -> None:
+        """The case was reopened (a low follow-up score, or a manager): investigate and propose again."""
+        self._record(self.ResolutionReopened, ctx, reason=_required("reason", reason))
+
     # --- helpers ------------------------------------------------------------------------------------------------
 
     def _investigating(self, what: str) -> None:

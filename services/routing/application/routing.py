@@ -35,6 +35,8 @@ from shared.configfiles import load_config
 from shared.contracts import (
     AcknowledgementPrepared,
     Actor,
+    CaseClosed,
+    CaseReopened,
     ComplaintReceived,
     ComplaintWithdrawn,
     CustomerRefused,
@@ -63,7 +65,9 @@ class Routing(ServiceApplication):
         "CustomerAccepted": "customer_answered",
         "CustomerCountered": "customer_answered",
         "CustomerRefused": "customer_answered",
-        "CaseResolved": "stop_resolve_clock",
+        "CaseResolved": "start_follow_up",
+        "CaseClosed": "close_case",
+        "CaseReopened": "reopen_case",
         "ReturnRequested": "start_return_review",
         "ReturnReviewed": "stop_return_review",
         "ReturnGoodsReceived": "start_refund_clock",
@@ -160,9 +164,22 @@ class Routing(ServiceApplication):
 
         yield from self._react(message, react)
 
-    def stop_resolve_clock(self, message: EventMessage, _: Any) -> Iterator[Any]:
-        """Policy: the case is resolved; its resolve clock stops (met or not)."""
-        yield from self._react(message, lambda t, ctx: t.stop_clock(ctx, ClockName.RESOLVE, "resolved", self.calendar))
+    def start_follow_up(self, message: EventMessage, _: Any) -> Iterator[Any]:
+        """Policy: the case is resolved: its resolve clock stops (met or not), the follow-up clock starts."""
+
+        def react(triage: Triage, ctx: EventContext) -> None:
+            triage.stop_clock(ctx, ClockName.RESOLVE, "resolved", self.calendar)
+            triage.start_clock(ctx, ClockName.FOLLOW_UP, "resolved", self.clock_policy)
+
+        yield from self._react(message, react)
+
+    def close_case(self, message: EventMessage, closed: CaseClosed) -> Iterator[Any]:
+        """Policy: the case is closed after its follow-up; its clocks stop and it leaves the queues."""
+        yield from self._react(message, lambda t, ctx: t.close(ctx, f"closed: {closed.outcome}", self.calendar))
+
+    def reopen_case(self, message: EventMessage, reopened: CaseReopened) -> Iterator[Any]:
+        """Policy: a reopened case goes back to its owner with its resolve clock started again."""
+        yield from self._react(message, lambda t, ctx: t.reopen(ctx, reopened.reason, self.clock_policy, self.calendar))
 
     def start_return_review(self, message: EventMessage, _: Any) -> Iterator[Any]:
         """Policy: a return or exchange request must be reviewed within its clock (24 h by default)."""

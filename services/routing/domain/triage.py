@@ -46,6 +46,7 @@ class CaseState(StrEnum):
     OPEN = "open"
     REJECTED = "rejected"
     WITHDRAWN = "withdrawn"
+    CLOSED = "closed"
 
 
 class Intake(BaseModel):
@@ -580,7 +581,7 @@ class Triage(CaseAggregate):
         reason: str
 
         def apply(self, aggregate: Triage) -> None:
-            aggregate.state = CaseState.WITHDRAWN
+            aggregate.state = CaseState.WITHDRAWN if self.reason == "withdrawn" else CaseState.CLOSED
 
     def close_withdrawn(self, ctx: EventContext, calendar: BusinessCalendar) -> None:
         """The customer withdrew the complaint: every clock stops."""
@@ -588,6 +589,28 @@ class Triage(CaseAggregate):
             return
         self._record(self.TriageClosed, ctx, reason="withdrawn")
         self._stop_open_clocks(ctx, "withdrawn", calendar)
+
+    def close(self, ctx: EventContext, reason: str, calendar: BusinessCalendar) -> None:
+        """The case was closed after its follow-up: every clock stops and it leaves the work queues."""
+        if self.state is not CaseState.OPEN:
+            return
+        self._record(self.TriageClosed, ctx, reason=reason)
+        self._stop_open_clocks(ctx, reason, calendar)
+
+    class TriageReopened(CaseAggregate.Event):
+        reason: str
+
+        def apply(self, aggregate: Triage) -> None:
+            aggregate.state = CaseState.OPEN
+
+    def reopen(self, ctx: EventContext, reason: str, policy: ClockPolicy, calendar: BusinessCalendar) -> None:
+        """The case goes back to its owner (a low follow-up score, or a manager): the follow-up stops and the
+        resolve clock starts again."""
+        if self.state not in (CaseState.OPEN, CaseState.CLOSED):
+            raise InvalidTransition(f"a {self.state.value} case cannot be reopened")
+        self._record(self.TriageReopened, ctx, reason=_required("reason", reason))
+        self.stop_clock(ctx, ClockName.FOLLOW_UP, "reopened", calendar)
+        self.start_clock(ctx, ClockName.RESOLVE, "reopened", policy)
 
     # --- helpers ------------------------------------------------------------------------------------------------
 
