@@ -10,7 +10,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Sequence
+import threading
+from collections.abc import Callable, Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4, uuid5
@@ -168,6 +170,9 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         # From here on every save also seals its events into the log chain (shared.audit.sealing).
         self.recorder.log_chain_table = LogChain(self.side).table  # type: ignore[attr-defined]
         self._saved_listeners: list[Callable[[], None]] = []
+        # What the current unit of work (one transaction, on one thread) decided but has not committed yet, for
+        # reactions later in the same batch to see (see ``unit_of_work``).
+        self.unit = threading.local()
 
     def construct_mapper(self) -> Mapper[UUID]:
         return ChainedMapper(transcoder=self.construct_transcoder())
@@ -264,8 +269,21 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         """The NATS subjects this service's policy reacts to."""
         return [CONTRACTS[type_name].subject() for type_name in self.reactions]
 
+    @contextmanager
+    def unit_of_work(self) -> Iterator[None]:
+        """One transaction's decisions: what it keeps pending in ``unit`` is gone when it ends, committed or not."""
+        self.unit.__dict__.clear()
+        try:
+            yield
+        finally:
+            self.unit.__dict__.clear()
+
     def handle(self, message: EventMessage) -> bool:
         """Apply the policy to an upstream message exactly once; False if already applied."""
+        with self.unit_of_work():
+            return self._handle(message)
+
+    def _handle(self, message: EventMessage) -> bool:
         if message.type not in self.reactions:
             return False
         tracking = Tracking(application_name=message.service, notification_id=message.notification_id)
@@ -286,6 +304,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         messages about one aggregate) makes the whole transaction fail; the consumer then applies the
         batch message by message through ``handle``, which sorts out each case exactly once.
         """
+        with self.unit_of_work():
+            self._handle_batch(messages)
+
+    def _handle_batch(self, messages: Sequence[EventMessage]) -> None:
         events: list[Any] = []
         writes: list[tuple[str, Any]] = []
         track = f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)"

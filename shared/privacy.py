@@ -18,6 +18,8 @@ when its events do.
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
 import os
 import re
 import threading
@@ -289,3 +291,17 @@ def _known_values(known: dict[str, str | None]) -> Iterable[tuple[str, str]]:
         for variant in variants:
             if len(variant) >= _MIN_KNOWN:
                 yield field, variant
+
+
+def normalise_contact(phone: str | None, email: str | None) -> str:
+    """The customer's key contact, normalised: digits of the phone (no +86), else the e-mail lowercased."""
+    if phone:
+        digits = re.sub(r"\D", "", phone)
+        return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+    return (email or "").strip().lower()
+
+
+def customer_id_for(contact: str, key: bytes) -> UUID:
+    """A pseudonymous customer id: a keyed hash of the normalised contact (a blind index)."""
+    digest = hmac.new(key, contact.encode("utf-8"), hashlib.sha256).digest()
+    return UUID(bytes=digest[:16], version=4)

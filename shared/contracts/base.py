@@ -59,6 +59,8 @@ class Contract(BaseModel):
     model_config = ConfigDict(frozen=True, extra="forbid")
     schema_version: ClassVar[int] = 1
     producer: ClassVar[str] = ""
+    # False where the envelope's case id names something else (a recall campaign or notice): case read models skip it.
+    about_case: ClassVar[bool] = True
 
     @classmethod
     def subject(cls) -> str:

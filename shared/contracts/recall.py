@@ -46,6 +46,7 @@ class RecallCampaignPlanned(Contract):
     """A recall was planned: scope (SKU, batches — empty for all — and sale dates), hazard, remedy, announcement."""
 
     producer: ClassVar[str] = "resolution"
+    about_case: ClassVar[bool] = False
     campaign_id: UUID
     title: str
     sku: str
@@ -63,6 +64,7 @@ class RecallCampaignLaunched(Contract):
     """The recall is public and active: the announcement goes out; in-scope complaints join it."""
 
     producer: ClassVar[str] = "resolution"
+    about_case: ClassVar[bool] = False
     campaign_id: UUID
     sku: str
     batches: list[str]
@@ -84,6 +86,7 @@ class RecallCustomersImported(Contract):
     """An order list of affected customers was imported into the campaign (counts only)."""
 
     producer: ClassVar[str] = "resolution"
+    about_case: ClassVar[bool] = False
     campaign_id: UUID
     rows: int
     issued: int
@@ -93,6 +96,7 @@ class RecallCustomersImported(Contract):
 
 class RecallCampaignClosed(Contract):
     producer: ClassVar[str] = "resolution"
+    about_case: ClassVar[bool] = False
     campaign_id: UUID
     reason: str
 
@@ -102,6 +106,7 @@ class RecallNoticeIssued(Contract):
     kinds of contact on file (phone, email), the contact itself stays sealed in resolution."""
 
     producer: ClassVar[str] = "resolution"
+    about_case: ClassVar[bool] = False
     notice_id: UUID
     campaign_id: UUID
     customer_ref: UUID
@@ -115,6 +120,7 @@ class RecallNoticeIssued(Contract):
 
 
 class _NoticeStatus(Contract):
+    about_case: ClassVar[bool] = False
     notice_id: UUID
     campaign_id: UUID
     note: str | None = None

@@ -17,13 +17,12 @@ from services.intake.domain import (
     ComplaintRecord,
     CustomerPrivacy,
     case_number,
-    customer_id_for,
-    normalise_contact,
     privacy_record_id,
 )
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import EventContext
+from shared.privacy import customer_id_for, normalise_contact
 from shared.vocabulary import Channel, Role
 from tests.unit.helpers import NOW, context
 

@@ -12,7 +12,7 @@ from typing import Any, ClassVar
 from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
 from eventsourcing.utils import Environment
 
-from shared.contracts import EventMessage
+from shared.contracts import CONTRACTS, EventMessage
 from shared.settings import Settings
 from shared.sidetables import Runner, SideTables
 
@@ -65,7 +65,8 @@ class Projection:
             for message in messages:
                 if self.side.has_tracking(message.service, message.notification_id, run):
                     continue
-                self.apply(run, message, batch)
+                if _about_a_case(message):
+                    self.apply(run, message, batch)
                 run(track, (message.service, message.notification_id))
                 applied += 1
             self.finish(run, batch)
@@ -90,3 +91,9 @@ class Projection:
 
     def close(self) -> None:
         self.factory.close()
+
+
+def _about_a_case(message: EventMessage) -> bool:
+    # Recall campaigns and notices carry their own id as the case id: no case read model shows them (tracked only).
+    contract = CONTRACTS.get(message.type)
+    return contract is None or contract.about_case

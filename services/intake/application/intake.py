@@ -24,8 +24,6 @@ from services.intake.domain import (
     ComplaintRecord,
     IntakeRules,
     case_number,
-    customer_id_for,
-    normalise_contact,
     receiver_of,
 )
 from services.intake.screening import BLOCKED, SourceStatuses
@@ -36,7 +34,7 @@ from shared.errors import InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit
 from shared.masterdata import MasterData
-from shared.privacy import KeyStore, master_key
+from shared.privacy import KeyStore, customer_id_for, master_key, normalise_contact
 from shared.settings import Settings
 
 NUMBER_BLOCK = 100

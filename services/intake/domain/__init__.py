@@ -5,8 +5,6 @@ from services.intake.domain.complaint import (
     Complaint,
     Seal,
     case_number,
-    customer_id_for,
-    normalise_contact,
 )
 from services.intake.domain.privacy import (
     CONTACT_READERS,
@@ -37,10 +35,8 @@ __all__ = [
     "Repeat",
     "Seal",
     "case_number",
-    "customer_id_for",
-    "find_repeat",
+        "find_repeat",
     "may_read_contact",
-    "normalise_contact",
     "privacy_record_id",
     "receiver_of",
     "source_id",

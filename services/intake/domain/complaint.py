@@ -7,8 +7,6 @@ application injects; the texts other services read are masked.
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import re
 from collections.abc import Callable, Sequence
@@ -363,20 +361,6 @@ def _amount(value: Any) -> Decimal | None:
     if amount < 0 or amount != amount.quantize(Decimal("0.01")):
         raise InvalidValue("changes.amount_paid", "must be a non-negative amount with at most 2 decimals")
     return amount
-
-
-def normalise_contact(phone: str | None, email: str | None) -> str:
-    """The customer's key contact, normalised: digits of the phone (no +86), else the e-mail lowercased."""
-    if phone:
-        digits = re.sub(r"\D", "", phone)
-        return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
-    return (email or "").strip().lower()
-
-
-def customer_id_for(contact: str, key: bytes) -> UUID:
-    """A pseudonymous customer id: a keyed hash of the normalised contact (a blind index)."""
-    digest = hmac.new(key, contact.encode("utf-8"), hashlib.sha256).digest()
-    return UUID(bytes=digest[:16], version=4)
 
 
 def case_number(day: str, sequence: int) -> str:

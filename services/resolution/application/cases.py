@@ -66,6 +66,25 @@ class CaseWork:
 
     def record_case_facts(self: Any, message: EventMessage, complaint: ComplaintReceived) -> Iterator[Any]:
         """Policy: keep what the rules of resolution, returns and recalls need to know about the case."""
+        # Visible at once to later reactions of the same batch (the row is written when the batch commits).
+        self.unit.facts = {
+            **getattr(self.unit, "facts", {}),
+            str(message.envelope.case_id): {
+                "case_id": str(message.envelope.case_id),
+                "case_number": complaint.case_number,
+                "store_id": complaint.store_id,
+                "customer_id": str(complaint.customer_id),
+                "sku": complaint.sku,
+                "batch": complaint.batch,
+                "order_id": complaint.order_id,
+                "amount_paid": complaint.amount_paid,
+                "channel": complaint.channel.value,
+                "language": complaint.language,
+                "received_at": message.envelope.recorded_at,
+                "category": None,
+                "severity": None,
+            },
+        }
         yield (
             f"INSERT INTO {self.facts_table} (case_id, case_number, store_id, customer_id, sku, batch, order_id, "
             "amount_paid, channel, language, received_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -109,6 +128,9 @@ class CaseWork:
 
     def case_facts(self: Any, case_id: UUID) -> dict[str, Any] | None:
         """What resolution knows of a case from intake and routing, or None before its complaint arrived."""
+        pending = getattr(self.unit, "facts", {}).get(str(case_id))
+        if pending is not None:
+            return dict(pending)
         rows = self.side.query(f"SELECT * FROM {self.facts_table} WHERE case_id = ?", (str(case_id),))
         if not rows:
             return None

@@ -32,7 +32,6 @@ from uuid import UUID, uuid4
 import structlog
 from eventsourcing.persistence import IntegrityError
 
-from services.intake.domain.complaint import customer_id_for, normalise_contact
 from services.resolution.domain.recall import (
     DONE,
     AlertStatus,
@@ -55,7 +54,7 @@ from shared.configfiles import load_config
 from shared.contracts import Actor, ComplaintTriaged, EventMessage
 from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import EventContext
-from shared.privacy import DataKey, KeyStore, key_id_of, mask_contact, master_key
+from shared.privacy import DataKey, KeyStore, customer_id_for, key_id_of, mask_contact, master_key, normalise_contact
 from shared.vocabulary import Role
 
 log = structlog.get_logger()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -87,10 +86,6 @@ class Routing(ServiceApplication):
         self.routing = load_config(config / "routing.yaml", RoutingConfig)
         self.master = master_data or MasterData.load(settings.master_data_dir)
         self.tables = RoutingTables(self.side)
-        # Assignments decided in the current unit of work (one transaction, on one thread) but not yet committed:
-        # balancing counts them, so one batch does not give every case to the same member. Each unit starts empty,
-        # so a unit that fails leaves nothing behind.
-        self._unit = threading.local()
 
     # --- policies ---------------------------------------------------------------------------------------------
 
@@ -339,20 +334,20 @@ class Routing(ServiceApplication):
         return recorded
 
     def _fire(self, cases: list[tuple[str, list[tuple[ClockName, TimerKind]]]]) -> int:
-        self._new_unit()
-        triages, writes, recorded = [], [], 0
-        for case_id, timers in cases:
-            triage = self._triage(UUID(case_id))
-            ctx = self.context(triage.case_id, Actor.system(self.name))
-            before = len(triage.pending_events)
-            for clock, kind in timers:
-                if triage.fire(ctx, clock, kind, self.calendar) and kind is TimerKind.BREACH:
-                    self._escalate(triage, ctx, clock, None)
-            recorded += len(triage.pending_events) - before
-            triages.append(triage)
-            writes += self.tables.writes_for(triage, self.calendar)
-        self.save(*triages, side_writes=writes)
-        return recorded
+        with self.unit_of_work():
+            triages, writes, recorded = [], [], 0
+            for case_id, timers in cases:
+                triage = self._triage(UUID(case_id))
+                ctx = self.context(triage.case_id, Actor.system(self.name))
+                before = len(triage.pending_events)
+                for clock, kind in timers:
+                    if triage.fire(ctx, clock, kind, self.calendar) and kind is TimerKind.BREACH:
+                        self._escalate(triage, ctx, clock, None)
+                recorded += len(triage.pending_events) - before
+                triages.append(triage)
+                writes += self.tables.writes_for(triage, self.calendar)
+            self.save(*triages, side_writes=writes)
+            return recorded
 
     def _escalate(self, triage: Triage, ctx: EventContext, clock: ClockName | None, reason: str | None) -> None:
         if not triage.is_open or triage.owner is None:
@@ -373,11 +368,11 @@ class Routing(ServiceApplication):
     def _command(self, case_id: UUID, actor: Actor, decide: Callable[[Triage, EventContext], None]) -> Triage:
         # Load, decide, save with the case's timers and queue rows; a concurrent save makes us decide again.
         def attempt() -> Triage:
-            self._new_unit()
-            triage = self._triage(case_id)
-            decide(triage, self.context(case_id, actor))
-            self.save(triage, side_writes=self.tables.writes_for(triage, self.calendar))
-            return triage
+            with self.unit_of_work():
+                triage = self._triage(case_id)
+                decide(triage, self.context(case_id, actor))
+                self.save(triage, side_writes=self.tables.writes_for(triage, self.calendar))
+                return triage
 
         return self.retrying(attempt)
 
@@ -402,7 +397,9 @@ class Routing(ServiceApplication):
         queue = queue_of(team, store, region)
         if chosen is not None and chosen not in members:
             raise InvalidValue("assignee", f"{chosen!r} does not work queue {queue}", allowed=sorted(members))
-        pending: dict[str, Load] = getattr(self._unit, "pending", {})
+        # Assignments of this unit of work not committed yet count too, so one batch does not give every case to the
+        # same member.
+        pending: dict[str, Load] = getattr(self.unit, "pending", {})
         loads = self.tables.loads(members)
         for member, extra in pending.items():
             if member in members:
@@ -414,20 +411,8 @@ class Routing(ServiceApplication):
         if assignee is not None and reserve:
             before = pending.get(assignee, Load())
             pending[assignee] = Load(open_cases=before.open_cases + 1, last_assigned_at=self.clock.now())
-            self._unit.pending = pending
+            self.unit.pending = pending
         return Owner(team=team.id, queue=queue, assignee=assignee, tier=team.tier)
-
-    def _new_unit(self) -> None:
-        """A unit of work (one transaction) starts: no assignment of an earlier unit is pending any more."""
-        self._unit.pending = {}
-
-    def handle(self, message: EventMessage) -> bool:
-        self._new_unit()
-        return super().handle(message)
-
-    def handle_batch(self, messages: Sequence[EventMessage]) -> None:
-        self._new_unit()
-        super().handle_batch(messages)
 
     def _declare_emergency(self, triage: Triage, ctx: EventContext, reason: str) -> None:
         protocol = self.routing.emergency
