@@ -35,7 +35,7 @@ __all__ = [
     "Repeat",
     "Seal",
     "case_number",
-        "find_repeat",
+    "find_repeat",
     "may_read_contact",
     "privacy_record_id",
     "receiver_of",
