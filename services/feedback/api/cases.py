@@ -6,8 +6,10 @@ from datetime import UTC, datetime
 from typing import Annotated, Any
 from uuid import UUID
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
+from fastapi.responses import HTMLResponse
 
+from services.feedback.labels import Language, labelled_timeline, record_form_html
 from services.feedback.projections import CaseViews
 from shared.errors import NotFound
 from shared.http import service_part
@@ -17,6 +19,7 @@ AsOf = Annotated[
     datetime | None,
     Query(description="an ISO 8601 instant with its timezone: the case as it stood then, rebuilt from its events"),
 ]
+Lang = Annotated[Language | None, Query(description="add each event's label in this language (zh or en)")]
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
@@ -30,14 +33,34 @@ def get_case(case_id: UUID, views: Views, as_of: AsOf = None) -> dict[str, Any]:
 
 
 @router.get("/{case_id}/timeline")
-def get_timeline(case_id: UUID, views: Views, as_of: AsOf = None) -> dict[str, Any]:
-    """Every event of every service for the case, each after its cause (or those recorded by an instant)."""
+def get_timeline(case_id: UUID, views: Views, as_of: AsOf = None, lang: Lang = None) -> dict[str, Any]:
+    """Every event of every service for the case, each after its cause (or those recorded by an instant); with
+    ``lang``, each event also has its ``label`` in that language."""
     events = views.timeline(case_id, as_of)
     if not events:
         raise NotFound(_missing(case_id, as_of))
+    if lang is not None:
+        events = labelled_timeline(events, lang)
     if as_of is None:
         return {"case_id": str(case_id), "events": events}
     return {"case_id": str(case_id), "as_of": _utc(as_of), "events": events}
+
+
+@router.get("/{case_id}/record-form", response_class=HTMLResponse)
+def get_record_form(
+    case_id: UUID,
+    views: Views,
+    request: Request,
+    lang: Annotated[Language, Query(description="the form's language (zh or en)")] = Language.ZH,
+) -> HTMLResponse:
+    """The complaint record form (消费者投诉处理记录表) as printable HTML: facts, every decision with who, when and
+    why, every message to the customer, every deadline and whether it was met, the result. No personal data."""
+    view, events = views.case(case_id), views.timeline(case_id)
+    if view is None or not events:
+        raise NotFound(_missing(case_id, None))
+    settings = getattr(request.app.state, "settings", None)
+    zone = settings.timezone if settings is not None else "UTC"
+    return HTMLResponse(record_form_html(view, events, lang, zone, datetime.now(UTC)))
 
 
 def _missing(case_id: UUID, as_of: datetime | None) -> str:

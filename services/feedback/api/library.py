@@ -1,7 +1,30 @@
-"""Feedback library API."""
+"""Feedback's case library API (案例库): anonymised resolved cases, searchable by category and text."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from typing import Annotated, Any
 
-router = APIRouter(tags=["library"])
+from fastapi import APIRouter, Depends, Query
+
+from services.feedback.projections import CaseLibrary
+from shared.http import read_model
+from shared.vocabulary import Category
+
+Library = Annotated[CaseLibrary, Depends(read_model(CaseLibrary.name))]
+router = APIRouter(prefix="/api/library", tags=["library"])
+
+
+@router.get("")
+def search_library(
+    library: Library,
+    category: Annotated[Category | None, Query(description="only cases of this category")] = None,
+    q: Annotated[
+        str | None,
+        Query(max_length=200, description="words (Chinese is cut by jieba) that must all occur in the case's texts"),
+    ] = None,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    offset: Annotated[int, Query(ge=0)] = 0,
+) -> dict[str, Any]:
+    """Resolved cases, anonymised (no case number, ids, instants or personal data), newest resolution first:
+    ``{total, limit, offset, words, entries}``; ``words`` are the query's words the search looked for."""
+    return library.search(category.value if category else None, q, limit, offset)
