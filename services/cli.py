@@ -14,6 +14,8 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from services.feedback import rebuild as read_models
+from services.feedback.projections import ReadModels
 from services.intake.importer import import_complaints
 from services.system import SERVICES, build_service, serve, serve_workers
 from shared.audit.auditor import Auditor
@@ -264,6 +266,58 @@ def import_complaints_file(
             more = len(outcome.errors) - len(shown)
             console.print(f"… and {more} more" + ("" if report else "; --report FILE lists them all"))
     raise typer.Exit(1 if outcome.failed else 0)
+
+
+# --- read models ------------------------------------------------------------------------------------------------
+
+
+@app.command()
+def rebuild(
+    projection: Annotated[
+        str, typer.Argument(help="a projection (feedback_views, feedback_queues, ...; `ombud projections`) or all")
+    ] = "all",
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    postgres_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Empty a read model (or all) and replay every service's events into it, tracked as in live operation (the
+    running consumer skips what the rebuild applied, and the other way round)."""
+    configure_logging("WARNING")
+    try:
+        kinds = read_models.projection_kinds(projection)
+    except ValueError as error:
+        raise typer.BadParameter(str(error)) from error
+    settings = _settings(data_dir, postgres_url)
+    models = ReadModels(settings, kinds)
+    try:
+        with Progress(console=console, transient=True) as bar:
+            task = bar.add_task(f"rebuilding {projection}", total=None)
+            report = read_models.rebuild(
+                list(models.by_name.values()),
+                settings,
+                lambda done, total: bar.update(task, completed=done, total=total),
+            )
+    finally:
+        models.close()
+    console.print(
+        f"{report.notifications:,} events read ({report.messages:,} public) in {report.seconds:.1f}s, "
+        f"{report.rate:,.0f} events/s" + (f"; {report.retries} page(s) retried" if report.retries else "")
+    )
+    for name, applied in report.applied.items():
+        console.print(f"{name}: {applied:,} messages applied")
+
+
+@app.command()
+def projections(
+    data_dir: Annotated[Path | None, typer.Option()] = None,
+    postgres_url: Annotated[str | None, typer.Option()] = None,
+) -> None:
+    """Each read model's position in each service's log, the service's head and the lag between them."""
+    configure_logging("WARNING")
+    table = Table("projection", "service", "position", "head", "lag")
+    for row in read_models.status(_settings(data_dir, postgres_url)):
+        lag = str(row.lag) if row.lag == 0 else f"[yellow]{row.lag}[/yellow]"
+        table.add_row(row.projection, row.service, str(row.position), str(row.head), lag)
+    Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 
 # --- recalls ---------------------------------------------------------------------------------------------------

@@ -1,0 +1,364 @@
+"""Projection rebuild benchmark (issue 8): feedback's read models rebuilt from the services' logs, beside the raw
+read rate of the same logs measured in the same run.
+
+    .venv/bin/python bench/rebuild.py                 # 1,000,000 events in temporary SQLite files
+    .venv/bin/python bench/rebuild.py -n 200000 --postgres-url postgresql://postgres@127.0.0.1:5432/test
+    .venv/bin/python bench/rebuild.py --projection feedback_views
+
+It records N events in the four services' stores (intake, routing, resolution, feedback), through each service's
+``ServiceApplication`` save (``ChainedMapper``, sealing recorder: the stores as the services write them), 8 events a
+case in the shapes the pipeline makes, under the contracts' type names and fields:
+
+    intake      ComplaintReceived
+    routing     ComplaintTriaged, CaseAssigned, ClockStarted (acknowledge), ClockStarted (resolve),
+                ClockStopped (acknowledge)
+    resolution  ResolutionOpened
+    feedback    AcknowledgementPrepared
+
+Then it measures, in this order, on the same stores:
+
+* **raw read**: every notification of every service through ``recorder.select_notifications``, 5,000 a page,
+  nothing decoded;
+* **decode**: the same pages turned into public messages (``StoreLog.messages``: mapper + ``to_message``), nothing
+  applied;
+* **rebuild**: ``services.feedback.rebuild.rebuild`` of ``--projection`` (default every projection): reset, read,
+  decode, ``handle_batch`` of each page into each projection with its tracking rows;
+* with the default ``all``, also the case view and timeline alone (``feedback_views``).
+
+With PostgreSQL a fresh schema is made for the run and dropped after it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import platform
+import sys
+import tempfile
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+REPO = Path(__file__).resolve().parent.parent
+if str(REPO) not in sys.path:
+    sys.path.insert(0, str(REPO))
+
+from services.feedback.projections import CaseViews, ReadModels
+from services.feedback.rebuild import PAGE, SERVICES, StoreLog, projection_kinds, rebuild
+from shared.clock import ManualClock
+from shared.contracts import Actor
+from shared.eventstore import CaseAggregate, EventContext, ServiceApplication, aggregate_id
+from shared.settings import Settings
+from shared.vocabulary import Role
+
+T0 = datetime(2026, 1, 5, 1, 0, tzinfo=UTC)
+PER_CASE = 8
+BATCH = 500  # cases a save
+STORES = ["SH-001", "SH-011", "SH-021", "SH-041", "HZ-001", "HZ-011", "HZ-021", "HZ-041"]
+CATEGORIES = [("product_quality", "breakage"), ("price", "overcharge"), ("service", "attitude"), ("product_quality", None)]
+TEXT = "顾客反映手镯戴了一周就断了，门店已登记并拍照，要求退货或换货。"
+CLERK = Actor(id="SH-001-F1", role=Role.FRONTLINE, store="SH-001")
+SYSTEM = Actor(id="system", role=Role.SYSTEM)
+
+
+class IntakeCase(CaseAggregate):
+    class ComplaintReceived(CaseAggregate.Created):
+        case_number: str
+        channel: str
+        store_id: str
+        customer_id: uuid.UUID
+        description: str
+        amount_paid: Decimal
+        sku: str
+        language: str
+
+    def __init__(
+        self,
+        envelope: dict[str, Any],
+        case_number: str,
+        channel: str,
+        store_id: str,
+        customer_id: uuid.UUID,
+        description: str,
+        amount_paid: Decimal,
+        sku: str,
+        language: str,
+    ) -> None:
+        pass
+
+
+class RoutingCase(CaseAggregate):
+    class ComplaintTriaged(CaseAggregate.Created):
+        category: str
+        subcategory: str | None
+        confidence: Decimal
+        matched_terms: list[str]
+        severity: str
+        severity_reasons: list[str]
+
+    def __init__(
+        self,
+        envelope: dict[str, Any],
+        category: str,
+        subcategory: str | None,
+        confidence: Decimal,
+        matched_terms: list[str],
+        severity: str,
+        severity_reasons: list[str],
+    ) -> None:
+        pass
+
+    class CaseAssigned(CaseAggregate.Event):
+        team: str
+        queue: str
+        assignee: str | None
+        tier: str
+        rule: str | None
+        reason: str
+
+    class ClockStarted(CaseAggregate.Event):
+        clock: dict[str, Any]
+        reason: str
+
+    class ClockStopped(CaseAggregate.Event):
+        clock: dict[str, Any]
+        reason: str
+        met: bool
+
+
+class ResolutionCase(CaseAggregate):
+    class ResolutionOpened(CaseAggregate.Created):
+        category: str
+        subcategory: str | None
+        severity: str
+
+    def __init__(self, envelope: dict[str, Any], category: str, subcategory: str | None, severity: str) -> None:
+        pass
+
+
+class FeedbackCase(CaseAggregate):
+    class AcknowledgementPrepared(CaseAggregate.Created):
+        case_number: str
+        language: str
+        template: str
+
+    def __init__(self, envelope: dict[str, Any], case_number: str, language: str, template: str) -> None:
+        pass
+
+
+class Store(ServiceApplication):
+    """A service's store, written as the service writes it (the service's name, its recorder and mapper)."""
+
+
+def stores(settings: Settings) -> dict[str, Store]:
+    return {name: type(f"{name.title()}Store", (Store,), {"name": name})(settings, ManualClock()) for name in SERVICES}
+
+
+def clock(name: str, started: datetime, hours: int, stopped: datetime | None = None) -> dict[str, Any]:
+    due = started + timedelta(hours=hours)
+    doc = {
+        "name": name,
+        "mode": "calendar",
+        "started_at": started.isoformat(),
+        "duration": f"PT{hours}H",
+        "due_at": due.isoformat(),
+        "paused_total": "PT0S",
+        "paused_since": None,
+        "stopped_at": stopped.isoformat() if stopped else None,
+    }
+    return doc
+
+
+def case_events(n: int) -> dict[str, Any]:
+    """The aggregates of one case, one per service, with its 8 events pending."""
+    case_id = uuid.uuid4()
+    at = T0 + timedelta(seconds=37 * n)
+    category, subcategory = CATEGORIES[n % len(CATEGORIES)]
+    store = STORES[n % len(STORES)]
+    correlation = uuid.uuid4()
+
+    def ctx(service: str, seconds: int, actor: Actor = CLERK) -> EventContext:
+        return EventContext(
+            case_id=case_id,
+            actor=actor,
+            service=service,
+            recorded_at=at + timedelta(seconds=seconds),
+            correlation_id=correlation,
+        )
+
+    intake = IntakeCase._start(
+        IntakeCase.ComplaintReceived,
+        aggregate_id(case_id, "intake"),
+        ctx("intake", 0),
+        case_number=f"C{n:09d}",
+        channel="store",
+        store_id=store,
+        customer_id=uuid.uuid4(),
+        description=TEXT,
+        amount_paid=Decimal("3980.00"),
+        sku=f"SKU-{n % 97:03d}",
+        language="zh",
+    )
+    c = ctx("routing", 1, SYSTEM)
+    routing = RoutingCase._start(
+        RoutingCase.ComplaintTriaged,
+        aggregate_id(case_id, "routing"),
+        c,
+        category=category,
+        subcategory=subcategory,
+        confidence=Decimal("0.82"),
+        matched_terms=["断了", "退货"],
+        severity="general",
+        severity_reasons=[],
+    )
+    team = f"store-{store}"
+    routing._record(
+        RoutingCase.CaseAssigned,
+        c,
+        team=team,
+        queue=f"{team}/frontline",
+        assignee=f"{store}-F1",
+        tier="frontline",
+        rule="store",
+        reason="the store the complaint was made at",
+    )
+    routing._record(RoutingCase.ClockStarted, c, clock=clock("acknowledge", c.recorded_at, 24), reason="received")
+    routing._record(RoutingCase.ClockStarted, c, clock=clock("resolve", c.recorded_at, 168), reason="received")
+    stopped = ctx("routing", 600, CLERK)
+    routing._record(
+        RoutingCase.ClockStopped,
+        stopped,
+        clock=clock("acknowledge", c.recorded_at, 24, stopped.recorded_at),
+        reason="acknowledged",
+        met=True,
+    )
+    resolution = ResolutionCase._start(
+        ResolutionCase.ResolutionOpened,
+        aggregate_id(case_id, "resolution"),
+        ctx("resolution", 2, SYSTEM),
+        category=category,
+        subcategory=subcategory,
+        severity="general",
+    )
+    feedback = FeedbackCase._start(
+        FeedbackCase.AcknowledgementPrepared,
+        aggregate_id(case_id, "feedback"),
+        ctx("feedback", 3, SYSTEM),
+        case_number=f"C{n:09d}",
+        language="zh",
+        template="acknowledgement",
+    )
+    return {"intake": intake, "routing": routing, "resolution": resolution, "feedback": feedback}
+
+
+def record(apps: dict[str, Store], events: int) -> tuple[int, float]:
+    """Record about ``events`` events (whole cases); returns (events, seconds)."""
+    cases = max(events // PER_CASE, 1)
+    started = last = time.perf_counter()
+    batch: list[dict[str, Any]] = []
+    for n in range(1, cases + 1):
+        batch.append(case_events(n))
+        if len(batch) == BATCH or n == cases:
+            for name, app in apps.items():
+                app.save(*[case[name] for case in batch])
+            batch = []
+            now = time.perf_counter()
+            if now - last >= 10 or n == cases:
+                last = now
+                print(f"  recorded {n * PER_CASE:>10,} events  {now - started:7.1f} s", flush=True)
+    return cases * PER_CASE, time.perf_counter() - started
+
+
+def raw_read(settings: Settings) -> tuple[int, float]:
+    """Every notification of every service, a page at a time, nothing decoded."""
+    count = 0
+    started = time.perf_counter()
+    for name in SERVICES:
+        log = StoreLog(name, settings)
+        try:
+            count += sum(len(page) for page in log.pages(size=PAGE))
+        finally:
+            log.close()
+    return count, time.perf_counter() - started
+
+
+def decode(settings: Settings) -> tuple[int, float]:
+    """The same pages turned into public messages, nothing applied."""
+    count = 0
+    started = time.perf_counter()
+    for name in SERVICES:
+        log = StoreLog(name, settings)
+        try:
+            count += sum(len(log.messages(page)) for page in log.pages(size=PAGE))
+        finally:
+            log.close()
+    return count, time.perf_counter() - started
+
+
+def timed_rebuild(settings: Settings, name: str | None) -> tuple[int, float, dict[str, int]]:
+    models = ReadModels(settings, projection_kinds(name))
+    try:
+        last = [time.perf_counter()]
+
+        def progress(done: int, total: int) -> None:
+            now = time.perf_counter()
+            if now - last[0] >= 15:
+                last[0] = now
+                print(f"    {name or 'all'}: {done:>10,} / {total:,}", flush=True)
+
+        report = rebuild(list(models.by_name.values()), settings, progress)
+    finally:
+        models.close()
+    return report.notifications, report.seconds, report.applied
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("-n", "--events", type=int, default=1_000_000)
+    parser.add_argument("--postgres-url", help="use a throw-away schema of this PostgreSQL instead of SQLite")
+    parser.add_argument("--projection", default="all", help="a projection's name, or all (then also feedback_views)")
+    args = parser.parse_args()
+    store = "postgresql" if args.postgres_url else "sqlite"
+    with tempfile.TemporaryDirectory(prefix="ombud-bench-rebuild-") as tmp:
+        schema = f"bench_{uuid.uuid4().hex[:8]}" if args.postgres_url else None
+        if schema:
+            import psycopg
+
+            with psycopg.connect(args.postgres_url, autocommit=True) as conn:
+                conn.execute(f"CREATE SCHEMA {schema}")
+        settings = Settings(data_dir=Path(tmp), postgres_url=args.postgres_url, postgres_schema=schema)
+        try:
+            apps = stores(settings)
+            try:
+                events, seconds = record(apps, args.events)
+            finally:
+                for app in apps.values():
+                    app.close()
+            print(f"recorded {events:,} events ({events // PER_CASE:,} cases) in {seconds:.1f} s ({events / seconds:,.0f}/s)")
+            count, read_s = raw_read(settings)
+            assert count == events, (count, events)
+            raw = count / read_s
+            print(f"raw read   {count:,} notifications in {read_s:6.1f} s = {raw:9,.0f} events/s ({store})")
+            decoded, decode_s = decode(settings)
+            assert decoded == events
+            print(f"decode     {decoded:,} messages      in {decode_s:6.1f} s = {decoded / decode_s:9,.0f} events/s"
+                  f"   ÷ raw read = {decoded / decode_s / raw:.2f}")  # fmt: skip
+            runs = [args.projection] + ([CaseViews.name] if args.projection == "all" else [])
+            for name in runs:
+                done, rebuild_s, applied = timed_rebuild(settings, None if name == "all" else name)
+                assert done == events and set(applied.values()) == {events}, applied
+                rate = done / rebuild_s
+                print(f"rebuild {name:<16} {done:,} events in {rebuild_s:6.1f} s = {rate:9,.0f} events/s"
+                      f"   ÷ raw read = {rate / raw:.3f}")  # fmt: skip
+            print(f"(Python {platform.python_version()}, {platform.machine()}, page {PAGE:,})")
+        finally:
+            if schema:
+                with psycopg.connect(args.postgres_url, autocommit=True) as conn:
+                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,228 @@
+"""Rebuilding feedback's read models from the services' logs (``services.feedback.rebuild``, ``ombud rebuild`` and
+``ombud projections``), once on SQLite and once on PostgreSQL.
+
+The whole system runs in-process on real NATS; complaints are filed over HTTP and some are driven through routing and
+resolution. Once every projection has applied every service's public messages, every table of every projection is
+dumped; rebuilt from the logs, each is byte-identical. A rebuild of one projection leaves the others as they are, and
+``ombud projections`` shows the lag of an emptied one, then none.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import pytest
+from fastapi.testclient import TestClient
+from typer.testing import CliRunner
+
+from services.cli import app as cli
+from services.feedback.projections import PROJECTIONS, Projection, ReadModels
+from services.feedback.rebuild import (
+    SERVICES as REPLAYED,
+)
+from services.feedback.rebuild import (
+    StoreLog,
+    dump_tables,
+    rebuild,
+    settled,
+    status,
+)
+from services.system import SERVICES, build_http
+from shared.settings import Settings
+from tests.support import complaint_body, wait_until
+
+FRONTLINE = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
+MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager", "X-Ombud-Store": "SH-001"}
+STORES = ["SH-001", "SH-011", "HZ-001", "HZ-021"]
+TEXTS = [
+    "手镯戴了一周就断了，质量太差，要求退货",
+    "价格多收了，结账时比标价贵了两百元",
+    "店员态度很差，说话不耐烦",
+    "戒指尺寸不对，要求换货",
+]
+
+
+@pytest.fixture
+def settings(make_settings: Callable[..., Settings], nats_url: str, stream_name: str) -> Settings:
+    return make_settings(nats_url=nats_url, stream_name=stream_name)
+
+
+@contextmanager
+def running(settings: Settings) -> Iterator[TestClient]:
+    """The whole system in-process; stopped (relays, consumers, stores) when the block ends."""
+    with TestClient(build_http(SERVICES, settings)) as c:
+        wait_until(lambda: c.get("/health").status_code == 200, timeout=10)
+        yield c
+
+
+@pytest.fixture
+def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
+    """``ombud`` run by CliRunner sees this test's stores (the PostgreSQL schema has no option of its own)."""
+    monkeypatch.setenv("OMBUD_DATA_DIR", str(settings.data_dir))
+    for key, value in (("OMBUD_POSTGRES_URL", settings.postgres_url), ("OMBUD_POSTGRES_SCHEMA", settings.postgres_schema)):
+        if value:
+            monkeypatch.setenv(key, value)
+        else:
+            monkeypatch.delenv(key, raising=False)
+
+
+def post(client: TestClient, url: str, body: dict[str, Any] | None = None, headers: dict[str, str] = FRONTLINE) -> Any:
+    response = client.post(url, json=body, headers=headers)
+    assert response.status_code in (200, 201), (url, response.text)
+    return response.json()
+
+
+def file_complaints(client: TestClient, count: int, first: int = 0) -> list[str]:
+    cases = []
+    for i in range(first, first + count):
+        body = complaint_body(i, store_id=STORES[i % len(STORES)], description=TEXTS[i % len(TEXTS)])
+        cases.append(str(post(client, "/api/complaints", body)["case_id"]))
+    return cases
+
+
+def drive(client: TestClient, cases: list[str]) -> None:
+    """Some cases through routing's and resolution's commands: rejected, re-rated, resolved, awaiting the customer."""
+    for case in cases:
+        wait_until(lambda case=case: client.get(f"/api/resolution/cases/{case}").status_code == 200)
+    post(client, f"/api/routing/cases/{cases[0]}/validity", {"well_founded": False, "reason": "not our product"})
+    post(client, f"/api/routing/cases/{cases[1]}/severity", {"severity": "urgent", "reason": "customer is a minor"})
+    for case in cases[2:6]:
+        rest = f"/api/resolution/cases/{case}"
+        post(client, f"{rest}/investigation", {"plan": "check the clasp and the batch"})
+        post(client, f"{rest}/findings", {"findings": "weak solder joint", "root_cause": "staff_conduct"})
+        lines = [{"remedy": "apology"}, {"remedy": "coupon", "amount": "100.00"}]
+        post(client, f"{rest}/proposals", {"remedies": lines})
+        token = post(client, f"{rest}/proposals/current/offer")["customer_token"]
+        if case in cases[2:4]:
+            answer = client.post(f"/api/public/cases/{case}/answer", json={"token": token, "answer": "accept"})
+            assert answer.status_code == 200, answer.text
+            post(client, f"{rest}/remedies/1/execution", {"reference": f"CPN-{case[:8]}"})
+
+
+def projections_of(client: TestClient) -> list[Projection]:
+    return list(client.app.state.services["feedback"].read_models.values())  # type: ignore[attr-defined]
+
+
+def settle(settings: Settings, projections: list[Projection]) -> None:
+    """Wait until every projection has applied every service's public messages, and nothing more comes."""
+
+    def quiet() -> bool:
+        first = status(settings, projections)
+        return settled(first) and status(settings, projections) == first
+
+    wait_until(quiet, timeout=60, interval=0.5)
+
+
+def dump_all(projections: list[Projection]) -> dict[str, dict[str, list[str]]]:
+    return {p.name: dump_tables(p) for p in projections}
+
+
+def lags(output: str) -> dict[tuple[str, str], int]:
+    """(projection, service) -> lag, from the table ``ombud projections`` prints."""
+    rows = {}
+    for line in output.splitlines():
+        cells = [cell.strip() for cell in line.strip("│┃ ").split("│")]
+        if len(cells) == 5 and cells[1] in SERVICES:
+            rows[(cells[0], cells[1])] = int(cells[4])
+    return rows
+
+
+def test_rebuilt_read_models_are_identical_and_one_rebuild_leaves_the_others(
+    settings: Settings, cli_env: None
+) -> None:
+    assert REPLAYED == SERVICES
+    with running(settings) as client:
+        cases = file_complaints(client, 20)
+        drive(client, cases)
+        settle(settings, projections_of(client))
+
+        # The light reader gives each service's messages exactly as the service's relay does
+        for name in SERVICES:
+            service = client.app.state.services[name].app  # type: ignore[attr-defined]
+            log = StoreLog(name, settings)
+            try:
+                for notifications in log.pages(size=500):
+                    expected = [m for _, m in service.messages(notifications) if m is not None]
+                    assert log.messages(notifications) == expected
+            finally:
+                log.close()
+    # Everything stopped (the last reactions settled before it did): nothing changes under the dumps below
+
+    models = ReadModels(settings)
+    projections = list(models.by_name.values())
+    try:
+        assert settled(status(settings, projections))
+        live = dump_all(projections)
+        assert sum(len(t) for t in live["feedback_views"].values()) > 100  # case views, timeline, tracking
+        assert all(sum(len(rows) for rows in tables.values()) for tables in live.values())
+        runner = CliRunner()
+        shown = runner.invoke(cli, ["projections"])
+        assert shown.exit_code == 0, shown.output
+        assert lags(shown.output) == {(p.name, s): 0 for p in PROJECTIONS for s in SERVICES}
+
+        # Every projection rebuilt from the logs: byte-identical tables and tracking
+        report = rebuild(projections, settings)
+        assert dump_all(projections) == live
+        assert report.retries == 0 and report.notifications == sum(
+            StoreLog(name, settings).head() for name in SERVICES
+        )
+        assert set(report.applied.values()) == {report.messages}
+
+        # One emptied: `ombud projections` shows its lag; rebuilding another one leaves it (and the rest) alone
+        models["feedback_queues"].reset()
+        behind = lags(runner.invoke(cli, ["projections"]).output)
+        assert all(lag > 0 for (name, _), lag in behind.items() if name == "feedback_queues")
+        assert all(lag == 0 for (name, _), lag in behind.items() if name != "feedback_queues")
+        one = runner.invoke(cli, ["rebuild", "feedback_views"])
+        assert one.exit_code == 0, one.output
+        assert "feedback_views:" in one.output and "feedback_queues" not in one.output
+        after = dump_all(projections)
+        assert after["feedback_queues"] == {short: [] for short in live["feedback_queues"]}
+        assert {k: v for k, v in after.items() if k != "feedback_queues"} == {
+            k: v for k, v in live.items() if k != "feedback_queues"
+        }
+
+        # Then all of them, by the command: identical again, no lag
+        every = runner.invoke(cli, ["rebuild"])
+        assert every.exit_code == 0, every.output
+        assert dump_all(projections) == live
+        assert set(lags(runner.invoke(cli, ["projections"]).output).values()) == {0}
+        assert runner.invoke(cli, ["rebuild", "no_such_view"]).exit_code != 0
+    finally:
+        models.close()
+
+
+def test_a_rebuild_while_the_live_consumer_runs_ends_as_an_offline_one(
+    settings: Settings, request: pytest.FixtureRequest
+) -> None:
+    if settings.postgres_url:
+        # Known: two writers of one projection (the live consumer and the rebuild) under READ COMMITTED may both
+        # read a case view, fold their own messages and write it back; the later write loses the earlier one's
+        # events (their tracking rows stay). SQLite serialises the writers. The fix is in Projection.handle_batch:
+        # a transaction-level advisory lock per projection on PostgreSQL (see docs/performance.md, issue 8).
+        request.applymarker(pytest.mark.xfail(reason="concurrent writers lose case-view updates on PostgreSQL"))
+    with running(settings) as client:
+        file_complaints(client, 10)
+        settle(settings, projections_of(client))
+        # More complaints arrive while every projection is rebuilt beside the running consumer (its own connections)
+        filing = threading.Thread(target=file_complaints, args=(client, 10, 100))
+        filing.start()
+        models = ReadModels(settings)
+        try:
+            rebuild(list(models.by_name.values()), settings, page=50)
+        finally:
+            models.close()
+            filing.join()
+        settle(settings, projections_of(client))
+
+    models = ReadModels(settings)
+    try:
+        assert settled(status(settings, list(models.by_name.values())))
+        live = dump_all(list(models.by_name.values()))
+        rebuild(list(models.by_name.values()), settings)
+        assert dump_all(list(models.by_name.values())) == live
+    finally:
+        models.close()
