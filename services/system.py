@@ -32,7 +32,9 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
     """One service with its store, router and subscriptions."""
     if name == "intake":
         intake = Intake(settings, clock, MasterData.load(settings.master_data_dir))
-        service = Service(intake, intake_api.router)
+        # Prepared customer messages are sent from the deliveries table, so ones due while down go out at start.
+        deliver = every(settings.delivery_poll_seconds, intake.deliver_due, "delivery")
+        service = Service(intake, intake_api.router, loops=[deliver])
         if settings.smtp_port > 0:
             # Inbound e-mail files complaints into this intake; it stops (and finishes filing) before the store closes.
             service.closers.append(Mailbox(intake, settings).start().stop)
@@ -47,8 +49,9 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
         return Service(ResolutionService(settings, clock), resolution_api.router)
     if name == "feedback":
         models = ReadModels(settings)
+        feedback = Feedback(settings, clock)
         return Service(
-            Feedback(settings, clock),
+            feedback,
             feedback_api.router,
             subscriptions=[
                 Subscription(
@@ -58,6 +61,8 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
             closers=[models.close],
             views=models[CaseViews.name],
             read_models=models.by_name,
+            # Due survey attempts (and closings without an answer) go out from the store's followups table.
+            loops=[every(settings.timer_poll_seconds, feedback.send_due_surveys, "followups")],
         )
     raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
 

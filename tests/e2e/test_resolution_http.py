@@ -162,7 +162,8 @@ def test_a_case_runs_from_investigation_to_resolved(client: TestClient) -> None:
     assert done["stage"] == "resolved"
     assert done["execution"][0]["done"] is True and done["execution"][0]["reference"] == "REF-20261125-01"
     assert resolution(client, case) == done
-    wait_until(lambda: case_view(client, case).get("status") == "resolved")
+    # Resolved, then at once in follow-up (feedback schedules the satisfaction survey)
+    wait_until(lambda: case_view(client, case).get("status") in ("resolved", "follow_up"))
     wait_until(lambda: clocks(client, case)["resolve"]["state"] == "stopped")
     resolve = clocks(client, case)["resolve"]
     assert resolve["met"] is True and resolve["stopped_at"] is not None
