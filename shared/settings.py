@@ -42,6 +42,12 @@ class Settings(BaseSettings):
     # Inbound e-mail: the SMTP listener (port 0 = off); config/mailboxes.yaml maps mailboxes to stores.
     smtp_host: str = "127.0.0.1"
     smtp_port: int = 0
+    # Outgoing customer messages (config/notifications.yaml): e-mail through this SMTP relay (port 0 = none);
+    # SMS, app push and chat POSTed to this webhook (unset = none); due deliveries looked for this often.
+    mail_relay_host: str = "127.0.0.1"
+    mail_relay_port: int = 0
+    notify_webhook_url: str | None = None
+    delivery_poll_seconds: float = 1.0
 
     stream_name: str = "OMBUD"
     # 3 on a JetStream cluster: a replicated stream is what makes an acknowledged publish survive a crash.

@@ -57,7 +57,8 @@ def test_idempotency_key_returns_the_same_case_without_a_duplicate(client: TestC
     again = client.post("/api/complaints", json=complaint_body(), headers=headers)
     assert first.status_code == again.status_code == 201
     assert first.json() == again.json()
-    assert intake_events(client) == RECEIVED
+    # One receipt; intake's later events are the deliveries of the messages feedback prepares
+    assert [t for t in intake_events(client) if t in RECEIVED] == RECEIVED
 
 
 @pytest.mark.parametrize(

@@ -2,8 +2,8 @@
 
 from fastapi import APIRouter
 
-from services.intake.api import complaints, customers, evidence, imports, public
+from services.intake.api import complaints, customers, evidence, imports, messages, public
 
 router = APIRouter()
-for part in (complaints, customers, evidence, imports, public):
+for part in (complaints, customers, evidence, imports, messages, public):
     router.include_router(part.router)

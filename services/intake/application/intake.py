@@ -16,6 +16,7 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.persistence import IntegrityError
 
+from services.intake.application.delivery import DELIVERY_REACTIONS, Deliveries
 from services.intake.application.personal_data import PersonalData
 from services.intake.application.sources import Sources
 from services.intake.domain import (
@@ -56,12 +57,13 @@ class Receipt:
     created: bool
 
 
-class Intake(PersonalData, Sources, ServiceApplication):
+class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
     """Receives and records complaints from every channel; keeps the customers' personal data sealed."""
 
     name = "intake"
     # Repeat detection by category needs the triage.
-    reactions = {"ComplaintTriaged": "link_repeat"}
+    # Feedback's prepared messages are delivered by intake, which alone holds the contact (application/delivery.py).
+    reactions = {"ComplaintTriaged": "link_repeat", **DELIVERY_REACTIONS}
 
     def __init__(self, settings: Settings, clock: Clock, master_data: MasterData) -> None:
         super().__init__(settings, clock)
@@ -75,6 +77,7 @@ class Intake(PersonalData, Sources, ServiceApplication):
         self._block = ("", 1, 0)  # (day, next number, last reserved number)
         self.keys = KeyStore(self.side, master_key(settings), clock)
         self.group_commit = GroupCommit(self, max_bytes=200_000 if self.side.is_postgres else None)
+        self.init_delivery()
         # One row per case: found by number, and the customer's recent cases for repeat detection.
         self._cases = self.side.table("cases")
         self.side.script(

@@ -140,6 +140,9 @@ class Delivery(CaseAggregate):
         self.attempts = 0
         self.last_error: str | None = None
         self.scheduled_at = datetime.fromisoformat(envelope["recorded_at"])
+        # The attempts continue the prepared message's story: same correlation, caused by the scheduling.
+        self.correlation_id = UUID(envelope["correlation_id"])
+        self.scheduled_event_id = UUID(envelope["event_id"])
         self.next_attempt_at: datetime | None = self.scheduled_at
         self.finished_at: datetime | None = None
         self.history: list[dict[str, Any]] = []

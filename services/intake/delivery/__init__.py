@@ -1,0 +1,1 @@
+"""Delivering customer messages: channel adapters (SMTP, webhook) and the message templates."""
