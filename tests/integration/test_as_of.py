@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -23,11 +23,6 @@ from tests.support import record
 
 CLERK = Actor(id="SH-001-F1", role=Role.FRONTLINE, store="SH-001")
 STEP = timedelta(seconds=1)
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
 
 
 @pytest.fixture

@@ -105,11 +105,6 @@ def webhook() -> Iterator[Webhook]:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock()
-
-
-@pytest.fixture
 def settings(make_settings: Callable[..., Settings], mailbox: tuple[Mailbox, int], webhook: Webhook) -> Settings:
     return make_settings(mail_relay_port=mailbox[1], notify_webhook_url=webhook.url)
 
@@ -213,7 +208,12 @@ def test_the_acknowledgement_reaches_the_customer_by_email_in_their_language(
 
 def test_a_rejection_is_explained_with_its_reason(intake: Intake, mailbox: tuple[Mailbox, int]) -> None:
     case_id, number = file(intake, channel="email", customer={"name": NAME, "email": EMAIL})
-    payload = {"case_number": number, "language": "zh", "reason": "商品已超过七天无理由退货期限", "template": "rejection"}
+    payload = {
+        "case_number": number,
+        "language": "zh",
+        "reason": "商品已超过七天无理由退货期限",
+        "template": "rejection",
+    }
     assert intake.handle(message("RejectionExplained", "feedback", payload, case_id=case_id))
     assert intake.deliver_due() == 1
     ((_, mail),) = mailbox[0].received

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from types import SimpleNamespace
 from uuid import UUID, uuid4
 
@@ -33,18 +33,18 @@ def other_case(case_id: UUID, nids: dict[str, int]) -> list[EventMessage]:
     received = message(
         "ComplaintReceived",
         "intake",
-        {"case_number": "CMP-20261125-000043", "channel": "store", "store_id": "SH-011", "customer_id": str(uuid4()),
-         "description": "导购态度恶劣，拒绝解释价格"},
+        {
+            "case_number": "CMP-20261125-000043",
+            "channel": "store",
+            "store_id": "SH-011",
+            "customer_id": str(uuid4()),
+            "description": "导购态度恶劣，拒绝解释价格",
+        },
         case_id,
     )
     triaged = message("ComplaintTriaged", "routing", {"category": "service", "severity": "general"}, case_id)
     resolved = message("CaseResolved", "resolution", {"summary": "道歉并安排员工培训"}, case_id)
     return renumbered([at(received, 0), at(triaged, 1), at(resolved, 90)], nids)
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
 
 
 @pytest.fixture

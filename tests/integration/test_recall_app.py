@@ -68,11 +68,6 @@ class Feed:
 
 
 @pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(start=NOW)
-
-
-@pytest.fixture
 def resolution(make_settings: Callable[..., Settings], clock: ManualClock) -> Iterator[ResolutionService]:
     app = ResolutionService(make_settings(), clock)
     yield app
@@ -97,7 +92,9 @@ def plan(**overrides: Any) -> CampaignPlan:
         "batches": ["B1"],
         "hazard": "底座过热，可能起火",
         "remedy": RecallRemedy.REPLACE,
-        "announcement": Announcement(zh="KT-1500 批次 B1 召回，免费更换。", en="KT-1500 batch B1 recall: free replacement."),
+        "announcement": Announcement(
+            zh="KT-1500 批次 B1 召回，免费更换。", en="KT-1500 batch B1 recall: free replacement."
+        ),
     }
     values.update(overrides)
     return CampaignPlan(**values)

@@ -6,7 +6,7 @@ service on the same store. Time moves only by a ManualClock.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import timedelta
 from decimal import Decimal
 from typing import Any
@@ -40,7 +40,9 @@ class Feed:
     def __init__(self) -> None:
         self._nid = itertools.count(1)
 
-    def received(self, case_id: UUID, sku: str | None = "JW-GOLD-BR-01", amount: str | None = "3980.00") -> EventMessage:
+    def received(
+        self, case_id: UUID, sku: str | None = "JW-GOLD-BR-01", amount: str | None = "3980.00"
+    ) -> EventMessage:
         nid = next(self._nid)
         payload: dict[str, Any] = {
             "case_number": f"CMP-20261125-{nid:06d}",
@@ -64,16 +66,6 @@ class Feed:
             "severity_reasons": [] if severity == "general" else [f"{severity} words"],
         }
         return message("ComplaintTriaged", "routing", payload, case_id=case_id, nid=next(self._nid))
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(start=NOW)
 
 
 @pytest.fixture

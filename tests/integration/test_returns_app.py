@@ -21,17 +21,12 @@ from shared.errors import InvalidTransition, InvalidValue, NotFound
 from shared.settings import Settings
 from shared.vocabulary import Role
 from tests.support import event_types
-from tests.unit.helpers import NOW, message
+from tests.unit.helpers import message
 
 CUSTOMER = Actor(id="customer", role=Role.CUSTOMER)
 MANAGER = Actor(id="EC-001-M1", role=Role.CS_MANAGER, store="EC-001")
 CLERK = Actor(id="EC-001-F1", role=Role.FRONTLINE, store="EC-001")
 RECEIVED_ON = date(2026, 11, 20)  # NOW (2026-11-25 10:00 in Shanghai) is day 5
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    return ManualClock(start=NOW)
 
 
 @pytest.fixture

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import itertools
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid4
@@ -57,17 +57,6 @@ class Feed:
     def acknowledged(self, case_id: UUID, nid: int = 1) -> EventMessage:
         payload = {"case_number": "CMP-20261125-000001", "language": "zh", "template": "ack_zh"}
         return message("AcknowledgementPrepared", "feedback", payload, case_id=case_id, nid=nid)
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
-
-
-@pytest.fixture
-def clock() -> ManualClock:
-    # The messages' recorded_at (the receipt the clocks start from) is helpers.NOW.
-    return ManualClock(start=NOW)
 
 
 @pytest.fixture
@@ -426,9 +415,7 @@ def test_a_critical_complaint_declares_the_emergency_with_four_owned_tasks(routi
     assert routing.tables.loads(["HQ-01", "HQ-02", "HQ-03"]).keys() == {"HQ-01"}
 
 
-def test_a_mall_merchant_complaint_goes_to_the_mall_desk_and_chases_the_merchant(
-    routing: Routing, feed: Feed
-) -> None:
+def test_a_mall_merchant_complaint_goes_to_the_mall_desk_and_chases_the_merchant(routing: Routing, feed: Feed) -> None:
     case = triaged(routing, feed.received(store_id="HZ-050", merchant_id="HZ-050-T03"))
     queue, assignee = owner_of(routing, case)
     assert queue == "mall_desk@HZ-050" and assignee in {"HZ-050-F1", "HZ-050-M1"}

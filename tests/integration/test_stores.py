@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
 from typing import Any
 from uuid import uuid4
 
@@ -29,11 +28,6 @@ RECEIVED = ["ComplaintReceived", "AcknowledgementDue"]
 TRIAGE_EVENTS = ["ComplaintTriaged", "ClockStarted", "ClockStarted", "CaseAssigned"]
 
 CLERK = Actor(id="SH-001-F1", role=Role.FRONTLINE, store="SH-001")
-
-
-@pytest.fixture
-def settings(make_settings: Callable[..., Settings]) -> Settings:
-    return make_settings()
 
 
 @pytest.fixture
