@@ -23,7 +23,6 @@ import csv
 import os
 import platform
 import sys
-import tempfile
 import time
 import uuid
 from datetime import date
@@ -33,6 +32,7 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.scratch import scratch_settings  # noqa: E402
 from services.resolution.application import ResolutionService  # noqa: E402
 from services.resolution.application.recalls import NOTICE_BYTES, PG_BATCH_BYTES  # noqa: E402
 from services.resolution.domain.recall import (  # noqa: E402
@@ -46,7 +46,6 @@ from shared.clock import ManualClock  # noqa: E402
 from shared.contracts import Actor  # noqa: E402
 from shared.eventstore import EventContext  # noqa: E402
 from shared.logs import configure_logging  # noqa: E402
-from shared.settings import Settings  # noqa: E402
 from shared.vocabulary import Role  # noqa: E402
 
 ANALYST = Actor(id="QA-1", role=Role.QUALITY_ANALYST)
@@ -99,14 +98,8 @@ def main() -> int:
     parser.add_argument("--postgres-url", help="use a throw-away schema of this PostgreSQL instead of SQLite")
     args = parser.parse_args()
     configure_logging("WARNING")
-    with tempfile.TemporaryDirectory(prefix="ombud-bench-recall-") as tmp:
-        schema = f"bench_{uuid.uuid4().hex[:8]}" if args.postgres_url else None
-        if schema:
-            import psycopg
-
-            with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
-        settings = Settings(data_dir=Path(tmp), postgres_url=args.postgres_url, postgres_schema=schema)
+    with scratch_settings("recall", args.postgres_url) as settings:
+        tmp = settings.data_dir
         app = ResolutionService(settings, ManualClock())
         try:
             orders = Path(tmp) / "orders.csv"
@@ -141,11 +134,6 @@ def main() -> int:
                   f"({'under' if fan_s < 120 else 'OVER'} the 2-minute goal)")  # fmt: skip
         finally:
             app.close()
-            if schema:
-                import psycopg
-
-                with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
     return 0
 
 

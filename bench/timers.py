@@ -28,7 +28,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import tempfile
 import time
 import uuid
 from datetime import UTC, datetime, timedelta
@@ -40,13 +39,13 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from bench.classify import load_labelled
+from bench.scratch import scratch_settings
 from services.routing.application.routing import Routing
 from services.routing.application.tables import micros
 from services.routing.classification import classify
 from services.routing.domain import assess_severity
 from shared.clock import ManualClock
 from shared.contracts import Actor, Envelope, EventMessage
-from shared.settings import Settings
 from shared.vocabulary import Role, Severity
 
 JUMP = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)
@@ -214,14 +213,7 @@ def main() -> int:
     parser.add_argument("--postgres-url", help="use a throw-away schema of this PostgreSQL instead of SQLite")
     args = parser.parse_args()
     store = "postgresql" if args.postgres_url else "sqlite"
-    with tempfile.TemporaryDirectory(prefix="ombud-bench-timers-") as tmp:
-        schema = f"bench_{uuid.uuid4().hex[:8]}" if args.postgres_url else None
-        if schema:
-            import psycopg
-
-            with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
-        settings = Settings(data_dir=Path(tmp), postgres_url=args.postgres_url, postgres_schema=schema)
+    with scratch_settings("timers", args.postgres_url) as settings:
         clock = ManualClock(T0)
         routing = Routing(settings, clock)
         try:
@@ -289,9 +281,6 @@ def main() -> int:
             print(f"(Python {platform.python_version()}, {platform.machine()})")
         finally:
             routing.close()
-            if schema:
-                with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
     return 0
 
 

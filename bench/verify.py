@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import platform
 import sys
-import tempfile
 import time
 import uuid
 from pathlib import Path
@@ -23,11 +22,11 @@ REPO = Path(__file__).resolve().parent.parent
 if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
+from bench.scratch import scratch_settings
 from shared.audit.verify import verify_store
 from shared.clock import ManualClock
 from shared.contracts import Actor
 from shared.eventstore import CaseAggregate, EventContext, ServiceApplication
-from shared.settings import Settings
 from shared.vocabulary import Role
 
 STREAM = 5
@@ -91,14 +90,7 @@ def main() -> int:
     parser.add_argument("-n", "--events", type=int, default=200_000)
     parser.add_argument("--postgres-url", help="use a throw-away schema of this PostgreSQL instead of SQLite")
     args = parser.parse_args()
-    with tempfile.TemporaryDirectory(prefix="ombud-bench-verify-") as tmp:
-        schema = f"bench_{uuid.uuid4().hex[:8]}" if args.postgres_url else None
-        if schema:
-            import psycopg
-
-            with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-                conn.execute(f"CREATE SCHEMA {schema}")
-        settings = Settings(data_dir=Path(tmp), postgres_url=args.postgres_url, postgres_schema=schema)
+    with scratch_settings("verify", args.postgres_url) as settings:
         app = Bench(settings, ManualClock())
         try:
             seconds = record(app, args.events)
@@ -115,9 +107,6 @@ def main() -> int:
             )
         finally:
             app.close()
-            if schema:
-                with psycopg.connect(args.postgres_url, autocommit=True) as conn:
-                    conn.execute(f"DROP SCHEMA {schema} CASCADE")
     return 0
 
 
