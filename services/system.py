@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.feedback import api as feedback_api
 from services.feedback.application import Feedback
-from services.feedback.projections import CaseViews, ReadModels
+from services.feedback.projections import CaseViews, HighFrequencyWarnings, ReadModels
 from services.intake import api as intake_api
 from services.intake.application import Intake
 from services.intake.mailbox import Mailbox
@@ -50,19 +50,31 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
     if name == "feedback":
         models = ReadModels(settings)
         feedback = Feedback(settings, clock)
+        warnings = models[HighFrequencyWarnings.name]
         return Service(
             feedback,
             feedback_api.router,
             subscriptions=[
                 Subscription(
-                    durable="feedback-views", subjects=["ombud.>"], handle=models.handle, handle_batch=models.handle_batch
+                    durable="feedback-views",
+                    subjects=["ombud.>"],
+                    handle=models.handle,
+                    handle_batch=models.handle_batch,
                 )
             ],
             closers=[models.close],
             views=models[CaseViews.name],
             read_models=models.by_name,
-            # Due survey attempts (and closings without an answer) go out from the store's followups table.
-            loops=[every(settings.timer_poll_seconds, feedback.send_due_surveys, "followups")],
+            loops=[
+                # Due survey attempts (and closings without an answer) go out from the store's followups table.
+                every(settings.timer_poll_seconds, feedback.send_due_surveys, "followups"),
+                # High-frequency warnings become events, once per value and day.
+                every(
+                    settings.warning_check_seconds,
+                    lambda: feedback.record_warnings(warnings.warnings(clock.now())),
+                    "warnings",
+                ),
+            ],
         )
     raise ValueError(f"unknown service {name!r}; one of {', '.join(SERVICES)}")
 

@@ -64,6 +64,8 @@ class Settings(BaseSettings):
     max_body_bytes: int = 1_000_000
     # How often routing's timer worker looks for due clock timers (warnings, breaches).
     timer_poll_seconds: float = 1.0
+    # How often feedback turns the high-frequency warnings of its read model into events.
+    warning_check_seconds: float = 600.0
 
     def key_path(self, name: str) -> Path:
         """Where the embedded system keeps a generated key file."""

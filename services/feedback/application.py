@@ -7,6 +7,7 @@ from collections.abc import Iterable, Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from uuid import UUID, uuid5
+from zoneinfo import ZoneInfo
 
 import structlog
 from eventsourcing.domain import Aggregate
@@ -16,7 +17,9 @@ from services.feedback.domain import (
     CustomerMessage,
     FollowUp,
     FollowUpRules,
+    HighFrequencyWarning,
     RejectionExplanation,
+    warning_id,
 )
 from shared.clock import Clock
 from shared.configfiles import load_config
@@ -117,6 +120,7 @@ class Feedback(ServiceApplication):
         self.rules = load_config(settings.config_dir / "followup.yaml", FollowUpRules)
         self.tables = FollowUpTables(self.side)
         self._token_key = settings.customer_token_key.get_secret_value().encode()
+        self.zone = ZoneInfo(settings.timezone)
 
     # --- policies ---------------------------------------------------------------------------------------------
 
@@ -247,6 +251,20 @@ class Feedback(ServiceApplication):
         return recorded
 
     # --- helpers ------------------------------------------------------------------------------------------------
+
+    def record_warnings(self, warnings: list[dict[str, Any]]) -> int:
+        """Record each high-frequency warning the read model computed, once per dimension value and day (in the
+        chain's zone); returns how many were new."""
+        new = []
+        for warning in warnings:
+            day = datetime.fromisoformat(warning["window"]["to"]).astimezone(self.zone).date()
+            found = warning_id(warning["dimension"], warning["value"], day)
+            if self.find(found) is None:
+                ctx = self.context(found, Actor.system(self.name))
+                new.append(HighFrequencyWarning.raise_warning(found, ctx, warning))
+        if new:
+            self.save(*new)
+        return len(new)
 
     def _command(self, case_id: UUID, actor: Actor, decide: Any) -> FollowUp:
         # Load, decide, save with the case's due step; a concurrent save (the worker) makes us decide again.

@@ -89,6 +89,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     # feedback
     "AcknowledgementPrepared": ("致歉确认消息", "Acknowledgement prepared"),
     "RejectionExplained": ("不成立说明", "Rejection explained"),
+    "HighFrequencyWarningRaised": ("高频问题预警", "High-frequency warning raised"),
     "MessagePrepared": ("客户消息", "Message prepared"),
     "FollowUpScheduled": ("安排回访", "Follow-up scheduled"),
     "SurveySent": ("发送满意度调查", "Survey sent"),

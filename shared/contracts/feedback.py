@@ -73,3 +73,18 @@ class CaseReopened(Contract):
     producer: ClassVar[str] = "feedback"
     by: str
     reason: str
+
+
+class HighFrequencyWarningRaised(Contract):
+    """高频问题预警: a category, SKU or store over its baseline; one per value and day, with the cases behind it."""
+
+    producer: ClassVar[str] = "feedback"
+    about_case: ClassVar[bool] = False
+    dimension: str
+    value: str
+    count: int
+    baseline_count: int
+    threshold: str
+    window_from: str
+    window_to: str
+    case_ids: list[str]

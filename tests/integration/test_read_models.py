@@ -18,12 +18,15 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.feedback.api.statistics import router
+from services.feedback.application import Feedback
 from services.feedback.projections import HighFrequencyWarnings, ReadModels, Statistics, WorkQueues
 from services.routing.calendar import ClockMode
 from services.routing.clocks import Clock, ClockName
+from shared.clock import ManualClock
 from shared.contracts import EventMessage
 from shared.http import install_error_handlers
 from shared.settings import Settings
+from tests.support import event_types
 from tests.unit.helpers import message
 
 KINDS = [Statistics, HighFrequencyWarnings, WorkQueues]
@@ -265,3 +268,25 @@ def test_work_queues(models: ReadModels) -> None:
     bad = http.get(f"/api/queues/{QUEUE}", params={"state": "pending"})
     assert bad.status_code == 422 and bad.json()["detail"][0]["allowed"] == ["open", "closed", "all"]
     assert http.get(f"/api/queues/{QUEUE}", params={"limit": 0}).status_code == 422
+
+
+def test_warnings_become_events_once_per_value_and_day(models: ReadModels, settings: Settings) -> None:
+    # Given the warnings the read model computes at AT
+    feed(models, scenario()[0], batch=50)
+    computed = models[HighFrequencyWarnings.name].warnings(AT)
+    assert computed
+    feedback = Feedback(settings, ManualClock(AT))
+    try:
+        # When feedback records them, and checks again later the same day
+        assert feedback.record_warnings(computed) == len(computed)
+        assert feedback.record_warnings(models[HighFrequencyWarnings.name].warnings(AT + timedelta(hours=1))) == 0
+        # Then each is one event naming the value and the cases behind it
+        raised = [t for t in event_types(feedback) if t == "HighFrequencyWarningRaised"]
+        assert len(raised) == len(computed)
+        [ring] = [
+            m for _, m in feedback.messages(feedback.recorder.select_notifications(start=1, limit=100))
+            if m and m.payload["value"] == "HY-RING-001"
+        ]  # fmt: skip
+        assert ring.payload["count"] == 4 and len(ring.payload["case_ids"]) == 4
+    finally:
+        feedback.close()
