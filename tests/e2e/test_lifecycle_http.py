@@ -151,7 +151,7 @@ def test_a_case_runs_its_whole_lifecycle_through_a_reopen_to_closed(life: Lifecy
     # The timeline tells the whole story, in order
     def story() -> list[str] | None:
         kinds = [e["type"] for e in life.timeline(case)]
-        return kinds if "CaseClosed" in kinds and "ClockStopped" in kinds[kinds.index("CaseClosed"):] else None
+        return kinds if "CaseClosed" in kinds and "ClockStopped" in kinds[kinds.index("CaseClosed") :] else None
 
     kinds = wait_until(story)
     key = [
@@ -171,6 +171,17 @@ def test_a_case_runs_its_whole_lifecycle_through_a_reopen_to_closed(life: Lifecy
     closing = next(e for e in life.timeline(case) if e["type"] == "CaseClosed")
     assert (closing["payload"]["outcome"], closing["payload"]["attempts"]) == ("satisfied", 1)
     assert closing["actor"]["role"] == "customer"
+    # And it tells it in both languages: every event labelled, the same events in the same order
+    told = {
+        lang: life.client.get(f"/api/cases/{case}/timeline", params={"lang": lang}).json()["events"]
+        for lang in ("zh", "en")
+    }
+    assert (
+        [e["type"] for e in told["zh"]] == [e["type"] for e in told["en"]] == [e["type"] for e in life.timeline(case)]
+    )
+    labels = {lang: {e["type"]: e["label"] for e in events} for lang, events in told.items()}
+    assert (labels["zh"]["CaseReopened"], labels["en"]["CaseClosed"]) == ("重新开启", "Case closed")
+    assert all(labels["zh"][t] != labels["en"][t] for t in labels["zh"])
 
 
 def test_survey_input_and_a_managers_reopening_over_http(life: Lifecycle) -> None:
