@@ -10,10 +10,13 @@
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from datetime import datetime
+from decimal import Decimal
+from enum import Enum
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4, uuid5
 
@@ -336,3 +339,173 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 processing_event.collect_events(item)
         if writes:
             processing_event.collect_events(side_writes=writes)
+
+
+# --- a fast decode for bulk reads (a projection rebuild) ---------------------------------------------------------
+
+
+class SlowPath(Exception):
+    """``fast_message`` cannot decode this stored event by itself: use ``to_message`` on the domain event."""
+
+
+_TRANSCODED: dict[str, Callable[[Any], Any]] = {}
+_PLANS: dict[type[Any], list[tuple[str, Callable[[Any], Any], Any]]] = {}
+_NO_DEFAULT = object()
+
+
+def _json_mode(value: Any) -> Any:
+    """A value of a stored body (plain ``json.loads``, eventsourcing's ``{"_type_", "_data_"}`` markers still in)
+    as pydantic's ``model_dump(mode="json")`` gives it: UUIDs and decimals as strings, instants in pydantic's ISO."""
+    if isinstance(value, dict):
+        if "_type_" in value and len(value) == 2 and "_data_" in value:
+            convert = _TRANSCODED.get(value["_type_"])
+            if convert is None:
+                raise SlowPath(value["_type_"])
+            return convert(value["_data_"])
+        return {key: _json_mode(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_mode(item) for item in value]
+    return value
+
+
+def _plan(contract: type[Any]) -> list[tuple[str, Callable[[Any], Any], Any]]:
+    """Per field of a contract: (name, converter of the stored value to its JSON-mode payload value, default)."""
+    from pydantic import TypeAdapter
+
+    plan = _PLANS.get(contract)
+    if plan is not None:
+        return plan
+    plan = []
+    for name, info in contract.model_fields.items():
+        annotation = info.annotation
+        if annotation in (str, int, bool, str | None):
+            optional, kind = annotation == str | None, str if annotation == str | None else annotation
+
+            def convert(value: Any, kind: Any = kind, optional: bool = optional, name: str = name) -> Any:
+                if type(value) is not kind and not (optional and value is None):
+                    raise SlowPath(name)  # pydantic would coerce (or refuse) it
+                return value
+
+        elif isinstance(annotation, type) and issubclass(annotation, str) and issubclass(annotation, Enum):
+
+            def convert(value: Any, kind: Any = annotation) -> Any:
+                return kind(value).value  # a str enum's JSON form is its value
+
+        else:
+            # Anything else (UUIDs, decimals, instants, lists, dicts, nested models): the stored value in JSON mode,
+            # validated and dumped by pydantic for that field alone (cheap next to the whole message).
+            adapter = TypeAdapter(annotation)
+
+            def convert(value: Any, adapter: Any = adapter) -> Any:
+                return adapter.dump_python(adapter.validate_python(_json_mode(value)), mode="json")
+
+            if annotation in _SIMPLE:
+                convert = _SIMPLE[annotation]
+        default = _NO_DEFAULT
+        if not info.is_required():
+            if info.default_factory is not None:
+                default = _NO_DEFAULT  # made per message: the slow path makes it
+            elif info.default is None or type(info.default) in (str, int, bool):
+                default = info.default
+            elif type(info.default) in (list, dict) and not info.default:
+                default = type(info.default)  # an empty list or dict: a new one per message, as pydantic makes it
+        plan.append((name, convert, default))
+    _PLANS[contract] = plan
+    return plan
+
+
+def fast_message(service: str, notification: Notification, mapper: Mapper[Any]) -> EventMessage | None:
+    """What ``to_message(service, n.id, mapper.to_domain_event(n))`` gives, without making the domain event or
+    validating the whole payload with pydantic: the body is decoded once and each contract field is taken from it
+    (str, int, bool and str enums as they are; other fields through pydantic, field by field); the envelope, stored
+    in JSON mode, is validated as ``to_message`` does. The stored events were valid when written.
+
+    Raises ``SlowPath`` where it cannot be sure (an unexpected value type, a missing field with a computed default,
+    an unknown transcoding, a cipher or compressor): decode that one with ``to_message``.
+    """
+    type_name = notification.topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    contract = CONTRACTS.get(type_name)
+    if contract is None:
+        return None
+    if mapper.cipher is not None or mapper.compressor is not None:
+        raise SlowPath("cipher or compressor")
+    body = json.loads(chain.split(notification.state)[0])  # transcoding markers left in: converted per field
+    payload = {}
+    for name, convert, default in _plan(contract):
+        if name in body:
+            payload[name] = convert(body[name])
+        elif default is _NO_DEFAULT:
+            raise SlowPath(name)
+        else:
+            payload[name] = default() if default is list or default is dict else default
+    return EventMessage.model_construct(
+        service=service,
+        notification_id=notification.id,
+        type=type_name,
+        envelope=Envelope.model_validate(body["envelope"]),
+        payload=payload,
+    )
+
+
+def _uuid(value: Any) -> str:
+    if type(value) is not str:
+        raise SlowPath("uuid")
+    return str(UUID(value))
+
+
+def _decimal(value: Any) -> str:
+    if type(value) is not str:
+        raise SlowPath("decimal")  # pydantic reads an int or a float its own way
+    return str(Decimal(value))
+
+
+_INSTANT: list[Any] = []
+
+
+def _instant(value: Any) -> Any:
+    if not _INSTANT:
+        from pydantic import TypeAdapter
+
+        _INSTANT.append(TypeAdapter(datetime))
+    return _INSTANT[0].dump_python(datetime.fromisoformat(value), mode="json")
+
+
+_TRANSCODED.update(uuid_hex=_uuid, decimal_str=_decimal, datetime_iso=_instant)
+
+
+def _optional(convert: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    return lambda value: None if value is None else convert(_json_mode(value))
+
+
+_SIMPLE: dict[Any, Callable[[Any], Any]] = {
+    UUID: lambda value: _uuid(_json_mode(value)),
+    UUID | None: _optional(_uuid),
+    Decimal: lambda value: _decimal(_json_mode(value)),
+    Decimal | None: _optional(_decimal),
+    list[str]: lambda value: _strings(value),
+    # JSON-native once the markers are converted: pydantic's JSON dump of them is the value itself.
+    dict[str, Any]: lambda value: _json_object(value),
+    dict[str, Any] | None: lambda value: None if value is None else _json_object(value),
+    list[dict[str, Any]]: lambda value: _json_objects(value),
+}
+
+
+def _json_object(value: Any) -> dict[str, Any]:
+    if type(value) is not dict:
+        raise SlowPath("dict")
+    converted = _json_mode(value)
+    if any(type(item) is float for item in converted.values()):
+        raise SlowPath("float")  # inf and nan: pydantic's JSON form differs
+    return converted  # type: ignore[no-any-return]
+
+
+def _json_objects(value: Any) -> list[dict[str, Any]]:
+    if type(value) is not list:
+        raise SlowPath("list")
+    return [_json_object(item) for item in value]
+
+
+def _strings(value: Any) -> list[str]:
+    if type(value) is not list or any(type(item) is not str for item in value):
+        raise SlowPath("list[str]")
+    return value

@@ -7,13 +7,15 @@ entry keeps its whole message, so a case can also be rebuilt as it stood at any 
 
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 from datetime import UTC, datetime
 from typing import Any
 from uuid import UUID
 
-from services.feedback.projections.base import Projection
+from services.feedback.projections.base import BatchRunner, Projection, case_key
+from services.feedback.projections.base import dump as _encode
 from shared.contracts import Envelope, EventMessage
 from shared.errors import InvalidValue
 from shared.sidetables import Runner
@@ -85,33 +87,35 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
     """
     envelope, payload = message.envelope, message.payload
     # Keys a view written before a field existed lacks come from the defaults.
-    view = {**_new_view(envelope.case_id), **(view or {})}
+    if view is not None and _VIEW_KEYS <= view.keys():
+        view = dict(view)
+    else:
+        view = {**_new_view(envelope.case_id), **(view or {})}
     # In UTC, so one instant is one string whichever offset the event was recorded with.
-    at = envelope.recorded_at.astimezone(UTC)
+    at, iso = _in_utc(envelope.recorded_at)
     for stamp, fields in _LATEST.get(message.type, ()):
-        if view[stamp] is None or _rank(at, [payload.get(f) for f in fields]) > _rank(
-            datetime.fromisoformat(view[stamp]), [view[f] for f in fields]
-        ):
-            view[stamp] = at.isoformat()
+        if view[stamp] is None or _later(at, [payload.get(f) for f in fields], view[stamp], [view[f] for f in fields]):
+            view[stamp] = iso
             view.update({f: payload.get(f) for f in fields})
     status = _status_of(message)
     if status is not None:
         rank, value = status
         current = view["status_rank"], view["status_at"] or "", _LIFECYCLE.index(view["status"]) if view["status"] else -1
-        if (rank, at.isoformat(), _LIFECYCLE.index(value)) > current:
-            view.update(status=value.value, status_rank=rank, status_at=at.isoformat())
+        if (rank, iso, _LIFECYCLE.index(value)) > current:
+            view.update(status=value.value, status_rank=rank, status_at=iso)
     flag = _FLAGS.get(message.type) or ("nuisance" if payload.get("source_flagged") else None)
     if flag:
         view["flags"] = sorted({*view["flags"], flag})
     if message.type in _COUNTS:
         view[_COUNTS[message.type]] += 1
     if view["updated_at"] is None or at > datetime.fromisoformat(view["updated_at"]):
-        view["updated_at"] = at.isoformat()
+        view["updated_at"] = iso
     view["event_count"] += 1
     return view
 
 
 def _new_view(case_id: UUID) -> dict[str, Any]:
+    """A case's view before its first event."""
     return {
         "case_id": str(case_id),
         "case_number": None,
@@ -148,8 +152,26 @@ def _new_view(case_id: UUID) -> dict[str, Any]:
     }
 
 
+@functools.lru_cache(maxsize=65_536)
+def _in_utc(at: datetime) -> tuple[datetime, str]:
+    # Cached by the instant (the same string for it in any offset): every case projection folds the same events.
+    utc = at.astimezone(UTC)
+    return utc, utc.isoformat()
+
+
+_VIEW_KEYS = frozenset(_new_view(UUID(int=0)))
+
+
 def _rank(at: datetime, values: list[Any]) -> tuple[datetime, str]:
     return at, json.dumps(values, ensure_ascii=False, sort_keys=True)
+
+
+def _later(at: datetime, values: list[Any], than: str, than_values: list[Any]) -> bool:
+    """``_rank(at, values) > _rank(fromisoformat(than), than_values)``, the values compared only at the same instant."""
+    before = datetime.fromisoformat(than)
+    if at != before:
+        return at > before
+    return _rank(at, values) > _rank(before, than_values)
 
 
 def _status_of(message: EventMessage) -> tuple[int, CaseStatus] | None:
@@ -250,27 +272,33 @@ class CaseViews(Projection):
     }
 
     def begin(self) -> dict[str, Any]:
-        # Each case's view is read once per batch and written once at its end.
-        return {}
+        # Each case's view is read once per batch (one query for all of them) and written once at its end, the
+        # timeline entries with it.
+        return {"views": {}, "timeline": []}
 
-    def apply(self, run: Runner, message: EventMessage, views: dict[str, Any]) -> None:
-        case_id = str(message.envelope.case_id)
+    def preload(self, run: BatchRunner, case_ids: list[str], batch: dict[str, Any]) -> None:
+        views = batch["views"]
+        views.update(dict.fromkeys(case_ids))
+        found = run.where_in(f"SELECT case_id, doc FROM {self.table['case_view']} WHERE case_id IN ({{marks}})", case_ids)
+        views.update((row["case_id"], json.loads(row["doc"])) for row in found)
+
+    def apply(self, run: Runner, message: EventMessage, batch: dict[str, Any]) -> None:
+        case_id = case_key(message.envelope.case_id)
+        views = batch["views"]
         if case_id not in views:
             rows = run(f"SELECT doc FROM {self.table['case_view']} WHERE case_id = ?", (case_id,))
             views[case_id] = json.loads(rows[0]["doc"]) if rows else None
         views[case_id] = evolve_case(views[case_id], message)
-        run(
-            f"INSERT INTO {self.table['timeline']} (case_id, msg_id, doc) VALUES (?, ?, ?)",
-            (case_id, message.msg_id, _dump(timeline_entry(message))),
-        )
+        batch["timeline"].append((case_id, message.msg_id, _dump(timeline_entry(message))))
 
-    def finish(self, run: Runner, views: dict[str, Any]) -> None:
-        for case_id, view in views.items():
-            run(
-                f"INSERT INTO {self.table['case_view']} (case_id, doc) VALUES (?, ?) "
-                "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
-                (case_id, _dump(view)),
-            )
+    def finish(self, run: Runner, batch: dict[str, Any]) -> None:
+        many = run.many  # type: ignore[attr-defined]
+        many(f"INSERT INTO {self.table['timeline']} (case_id, msg_id, doc) VALUES (?, ?, ?)", batch["timeline"])
+        many(
+            f"INSERT INTO {self.table['case_view']} (case_id, doc) VALUES (?, ?) "
+            "ON CONFLICT (case_id) DO UPDATE SET doc = excluded.doc",
+            [(case_id, _dump(view)) for case_id, view in batch["views"].items() if view is not None],
+        )
 
     def case(self, case_id: UUID, as_of: datetime | None = None) -> dict[str, Any] | None:
         """The case view now, or as it stood at ``as_of`` (rebuilt from its events); None if there was none."""
@@ -290,4 +318,4 @@ class CaseViews(Projection):
 
 
 def _dump(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _encode(doc)

@@ -26,6 +26,7 @@ and English labels of the codes. A query is cut into words by jieba; an entry ma
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import hmac
 import json
@@ -39,7 +40,8 @@ import jieba
 import jieba.posseg as pseg
 
 from services.feedback import labels
-from services.feedback.projections.base import Projection
+from services.feedback.projections.base import BatchRunner, Projection, case_key
+from services.feedback.projections.base import dump as _encode
 from shared.contracts import EventMessage
 from shared.masterdata import MasterData
 from shared.privacy import mask_contact
@@ -90,6 +92,13 @@ def scrub(text: str | None) -> str | None:
     """
     if text is None:
         return None
+    return _scrub(text)
+
+
+@functools.lru_cache(maxsize=16_384)
+def _scrub(text: str) -> str:
+    # Cached by the text: a pure function of it (for one jieba version), so a text seen again (a rebuild replays every
+    # complaint; many complaints share wording) skips the part-of-speech tagger and gives the same string.
     text = mask_contact(text)
     text = _ENGLISH_TITLE.sub(lambda m: f"{m.group(1)}{m.group(2)}[name]", text)
     text = _NAME_BEFORE_TITLE.sub("[name]", text)
@@ -167,8 +176,14 @@ def fold(row: dict[str, Any] | None, message: EventMessage, stores: dict[str, tu
 
     ``stores`` maps a store id to its (region, business). Only scrubbed texts and codes enter the row.
     """
+    return fold_into(json.loads(json.dumps(row)) if row is not None else None, message, stores)
+
+
+def fold_into(row: dict[str, Any] | None, message: EventMessage, stores: dict[str, tuple[str, str]]) -> dict[str, Any]:
+    """``fold`` on a row the caller owns (changed in place and returned; a new row for None): no copy per event."""
     envelope, payload, kind = message.envelope, message.payload, message.type
-    row = json.loads(json.dumps(row)) if row is not None else new_row(str(envelope.case_id))
+    if row is None:
+        row = new_row(str(envelope.case_id))
     at = envelope.recorded_at.astimezone(UTC).isoformat()
     if kind == "ComplaintReceived":
         region, business = stores.get(payload.get("store_id") or "", (None, None))
@@ -348,7 +363,7 @@ def _hours(start: datetime | None, end: datetime | None) -> float | None:
 
 
 def _dump(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _encode(doc)
 
 
 class CaseLibrary(Projection):
@@ -375,24 +390,34 @@ class CaseLibrary(Projection):
     def begin(self) -> dict[str, Any]:
         return {}
 
+    def preload(self, run: BatchRunner, case_ids: list[str], rows: dict[str, Any]) -> None:
+        rows.update(dict.fromkeys(case_ids))
+        found = run.where_in(f"SELECT case_id, doc FROM {self.table['entries']} WHERE case_id IN ({{marks}})", case_ids)
+        rows.update((row["case_id"], json.loads(row["doc"])) for row in found)
+
     def apply(self, run: Runner, message: EventMessage, rows: dict[str, Any]) -> None:
-        case_id = str(message.envelope.case_id)
+        case_id = case_key(message.envelope.case_id)
         if case_id not in rows:
             found = run(f"SELECT doc FROM {self.table['entries']} WHERE case_id = ?", (case_id,))
             rows[case_id] = json.loads(found[0]["doc"]) if found else None
-        rows[case_id] = fold(rows[case_id], message, self.stores)
+        # The batch owns its rows (read from the store or new): folded in place.
+        rows[case_id] = fold_into(rows[case_id], message, self.stores)
 
     def finish(self, run: Runner, rows: dict[str, Any]) -> None:
+        written = []
         for case_id, row in rows.items():
+            if row is None:
+                continue
             resolved = row["resolved"]["at"] if row["resolved"] else None
             category = (row["classification"] or {}).get("category")
-            run(
-                f"INSERT INTO {self.table['entries']} (case_id, visible, category, resolved_at, search_text, doc) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET visible = excluded.visible, "
-                "category = excluded.category, resolved_at = excluded.resolved_at, "
-                "search_text = excluded.search_text, doc = excluded.doc",
-                (case_id, int(visible(row)), category, resolved, search_text(row), _dump(row)),
-            )
+            written.append((case_id, int(visible(row)), category, resolved, search_text(row), _dump(row)))
+        run.many(  # type: ignore[attr-defined]
+            f"INSERT INTO {self.table['entries']} (case_id, visible, category, resolved_at, search_text, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET visible = excluded.visible, "
+            "category = excluded.category, resolved_at = excluded.resolved_at, "
+            "search_text = excluded.search_text, doc = excluded.doc",
+            written,
+        )
 
     # --- reading ----------------------------------------------------------------------------------------------
 

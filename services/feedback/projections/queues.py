@@ -15,7 +15,7 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from services.feedback.projections.base import Projection
+from services.feedback.projections.base import BatchRunner, Projection, case_key
 from services.feedback.projections.statistics import (
     CLOSED_STATUSES,
     dump,
@@ -33,6 +33,25 @@ STATES = ("open", "closed", "all")
 _CLOCK_EVENTS = {"ClockStarted": 0, "ClockPaused": 1, "ClockResumed": 1, "ClockReplanned": 1, "ClockStopped": 2}
 _DURATION = TypeAdapter(timedelta)
 MAX_LIMIT = 500
+# The columns of a case's row, in the order ``WorkQueues.finish`` writes them.
+_CASE_COLUMNS = (
+    "case_id",
+    "case_number",
+    "status",
+    "state",
+    "severity",
+    "category",
+    "store_id",
+    "team",
+    "queue",
+    "assignee",
+    "tier",
+    "flags",
+    "received_at",
+    "due_clock",
+    "due_at",
+    "doc",
+)
 
 
 def clock_due(clock: dict[str, Any], stopped: bool = False) -> datetime | None:
@@ -91,11 +110,23 @@ class WorkQueues(Projection):
     ]
 
     def begin(self) -> dict[str, Any]:
-        # Per case in the batch: its facts and its clocks, read once and written once.
+        # Per case in the batch: its facts and its clocks, read once (one query each for the batch) and written once.
         return {}
 
+    def preload(self, run: BatchRunner, case_ids: list[str], batch: dict[str, Any]) -> None:
+        for case_id in case_ids:
+            batch[case_id] = {"doc": None, "clocks": {}}
+        found = run.where_in(f"SELECT case_id, doc FROM {self.table['cases']} WHERE case_id IN ({{marks}})", case_ids)
+        for row in found:
+            batch[row["case_id"]]["doc"] = json.loads(row["doc"])
+        clocks = run.where_in(
+            f"SELECT case_id, clock, doc FROM {self.table['clocks']} WHERE case_id IN ({{marks}})", case_ids
+        )
+        for row in clocks:
+            batch[row["case_id"]]["clocks"][row["clock"]] = json.loads(row["doc"])
+
     def apply(self, run: Runner, message: EventMessage, batch: dict[str, Any]) -> None:
-        case_id = str(message.envelope.case_id)
+        case_id = case_key(message.envelope.case_id)
         if case_id not in batch:
             rows = run(f"SELECT doc FROM {self.table['cases']} WHERE case_id = ?", (case_id,))
             clocks = run(f"SELECT clock, doc FROM {self.table['clocks']} WHERE case_id = ?", (case_id,))
@@ -108,42 +139,49 @@ class WorkQueues(Projection):
         if message.type in _CLOCK_EVENTS:
             name = str((message.payload.get("clock") or {}).get("name") or "unknown")
             entry["clocks"][name] = fold_clock(entry["clocks"].get(name), message)
+            entry["changed"] = True
 
     def finish(self, run: Runner, batch: dict[str, Any]) -> None:
+        clock_rows, case_rows = [], []
         for case_id, entry in batch.items():
             doc, clocks = entry["doc"], entry["clocks"]
-            for name, row in clocks.items():
-                run(
-                    f"INSERT INTO {self.table['clocks']} (case_id, clock, doc) VALUES (?, ?, ?) "
-                    "ON CONFLICT (case_id, clock) DO UPDATE SET doc = excluded.doc",
-                    (case_id, name, dump(row)),
-                )
+            if doc is None:
+                continue
+            if entry.get("changed"):
+                clock_rows += [(case_id, name, dump(row)) for name, row in clocks.items()]
             due_clock, due_at = nearest_due(clocks)
             received = parse_instant(doc["received_at"])
-            row = {
-                "case_id": case_id,
-                "case_number": doc["case_number"],
-                "status": doc["status"],
-                "state": "closed" if doc["status"] in CLOSED_STATUSES else "open",
-                "severity": doc["severity"],
-                "category": doc["category"],
-                "store_id": doc["store_id"],
-                "team": doc["team"],
-                "queue": doc["queue"],
-                "assignee": doc["assignee"],
-                "tier": doc["tier"],
-                "flags": json.dumps(doc["flags"]),
-                "received_at": stamp(received) if received else None,
-                "due_clock": due_clock,
-                "due_at": due_at,
-                "doc": dump(doc),
-            }
-            updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "case_id")
-            run(
-                f"INSERT INTO {self.table['cases']} ({', '.join(row)}) VALUES ({', '.join('?' for _ in row)}) "
-                f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
-                tuple(row.values()),
+            case_rows.append(
+                (
+                    case_id,
+                    doc["case_number"],
+                    doc["status"],
+                    "closed" if doc["status"] in CLOSED_STATUSES else "open",
+                    doc["severity"],
+                    doc["category"],
+                    doc["store_id"],
+                    doc["team"],
+                    doc["queue"],
+                    doc["assignee"],
+                    doc["tier"],
+                    json.dumps(doc["flags"]),
+                    stamp(received) if received else None,
+                    due_clock,
+                    due_at,
+                    dump(doc),
+                )
             )
+        run.many(  # type: ignore[attr-defined]
+            f"INSERT INTO {self.table['clocks']} (case_id, clock, doc) VALUES (?, ?, ?) "
+            "ON CONFLICT (case_id, clock) DO UPDATE SET doc = excluded.doc",
+            clock_rows,
+        )
+        updates = ", ".join(f"{c} = excluded.{c}" for c in _CASE_COLUMNS if c != "case_id")
+        run.many(  # type: ignore[attr-defined]
+            f"INSERT INTO {self.table['cases']} ({', '.join(_CASE_COLUMNS)}) "
+            f"VALUES ({', '.join('?' for _ in _CASE_COLUMNS)}) ON CONFLICT (case_id) DO UPDATE SET {updates}",
+            case_rows,
+        )
 
     # --- queries -------------------------------------------------------------------------------------------------
 

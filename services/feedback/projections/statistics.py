@@ -9,6 +9,7 @@ Every figure is computed at query time from those rows (``summarize``), so filte
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 from collections import Counter, defaultdict
@@ -17,7 +18,8 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from services.feedback.projections.base import Projection
+from services.feedback.projections.base import BatchRunner, Projection, case_key
+from services.feedback.projections.base import dump as _encode
 from services.feedback.projections.cases import evolve_case
 from shared.contracts import EventMessage
 from shared.errors import InvalidValue
@@ -43,6 +45,13 @@ def stamp(at: datetime) -> str:
     """An instant as a fixed-width UTC string, so text order is time order (in SQL too)."""
     if at.utcoffset() is None:
         raise ValueError("instants must be timezone-aware")
+    return _stamp(at)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _stamp(at: datetime) -> str:
+    # Cached by the instant (equal instants in any offset give the same string): every projection stamps the same
+    # recorded times.
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
@@ -92,7 +101,7 @@ def fold_case(doc: dict[str, Any] | None, message: EventMessage) -> dict[str, An
 
 
 def dump(doc: dict[str, Any]) -> str:
-    return json.dumps(doc, ensure_ascii=False, sort_keys=True, separators=(",", ":"))
+    return _encode(doc)
 
 
 # --- aggregation (pure) --------------------------------------------------------------------------------------------
@@ -267,6 +276,23 @@ def grouped(
 
 # --- the read model ------------------------------------------------------------------------------------------------
 
+_CASE_COLUMNS = (
+    "case_id",
+    "received_at",
+    "channel",
+    "store_id",
+    "region",
+    "category",
+    "subcategory",
+    "severity",
+    "sku",
+    "acknowledged_at",
+    "resolved_at",
+    "repeated",
+    "reopened",
+    "doc",
+)
+
 
 class Statistics(Projection):
     """Counts, timeliness, durations, satisfaction, repeat and reopen rates, by category, store, region,
@@ -295,57 +321,85 @@ class Statistics(Projection):
         self.regions = {sid: store.region for sid, store in MasterData.load(settings.master_data_dir).stores.items()}
 
     def begin(self) -> dict[str, Any]:
-        # Each case's facts are read once per batch and written once at its end.
-        return {}
+        # Each case's facts are read once per batch (one query for all of them) and written once at its end, the
+        # stopped clocks and survey answers with them.
+        return {"docs": {}, "stops": [], "surveys": []}
 
-    def apply(self, run: Runner, message: EventMessage, docs: dict[str, Any]) -> None:
-        case_id = str(message.envelope.case_id)
+    def preload(self, run: BatchRunner, case_ids: list[str], batch: dict[str, Any]) -> None:
+        docs = batch["docs"]
+        docs.update(dict.fromkeys(case_ids))
+        found = run.where_in(f"SELECT case_id, doc FROM {self.table['cases']} WHERE case_id IN ({{marks}})", case_ids)
+        docs.update((row["case_id"], json.loads(row["doc"])) for row in found)
+
+    def apply(self, run: Runner, message: EventMessage, batch: dict[str, Any]) -> None:
+        case_id = case_key(message.envelope.case_id)
+        docs = batch["docs"]
         if case_id not in docs:
             rows = run(f"SELECT doc FROM {self.table['cases']} WHERE case_id = ?", (case_id,))
             docs[case_id] = json.loads(rows[0]["doc"]) if rows else None
         docs[case_id] = fold_case(docs[case_id], message)
-        event_id, payload = str(message.envelope.event_id), message.payload
         if message.type == "ClockStopped":
+            payload = message.payload
             clock = payload.get("clock") or {}
             stopped = parse_instant(clock.get("stopped_at")) or message.envelope.recorded_at
-            run(
-                f"INSERT INTO {self.table['clock_stops']} (event_id, case_id, clock, met, stopped_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-                (event_id, case_id, str(clock.get("name") or UNKNOWN), int(bool(payload.get("met"))), stamp(stopped)),
+            batch["stops"].append(
+                (
+                    str(message.envelope.event_id),
+                    case_id,
+                    str(clock.get("name") or UNKNOWN),
+                    int(bool(payload.get("met"))),
+                    stamp(stopped),
+                )
             )
         elif message.type == "SurveyAnswered":
-            run(
-                f"INSERT INTO {self.table['surveys']} (event_id, case_id, score, answered_at) VALUES (?, ?, ?, ?) "
-                "ON CONFLICT (event_id) DO NOTHING",
-                (event_id, case_id, int(payload["score"]), stamp(message.envelope.recorded_at)),
+            batch["surveys"].append(
+                (
+                    str(message.envelope.event_id),
+                    case_id,
+                    int(message.payload["score"]),
+                    stamp(message.envelope.recorded_at),
+                )
             )
 
-    def finish(self, run: Runner, docs: dict[str, Any]) -> None:
-        for case_id, doc in docs.items():
-            received = parse_instant(doc["received_at"])
-            row = {
-                "case_id": case_id,
-                "received_at": stamp(received) if received else None,
-                "channel": doc["channel"],
-                "store_id": doc["store_id"],
-                "region": self.regions.get(doc["store_id"]) if doc["store_id"] else None,
-                "category": doc["category"],
-                "subcategory": doc["subcategory"],
-                "severity": doc["severity"],
-                "sku": doc["sku"],
-                "acknowledged_at": doc["acknowledged_at"],
-                "resolved_at": doc["resolved_at"],
-                "repeated": int("repeat" in doc["flags"]),
-                "reopened": int(bool(doc["reopened"])),
-                "doc": dump(doc),
-            }
-            columns = ", ".join(row)
-            updates = ", ".join(f"{c} = excluded.{c}" for c in row if c != "case_id")
-            run(
-                f"INSERT INTO {self.table['cases']} ({columns}) VALUES ({', '.join('?' for _ in row)}) "
-                f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
-                tuple(row.values()),
-            )
+    def finish(self, run: Runner, batch: dict[str, Any]) -> None:
+        many = run.many  # type: ignore[attr-defined]
+        many(
+            f"INSERT INTO {self.table['clock_stops']} (event_id, case_id, clock, met, stopped_at) "
+            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
+            batch["stops"],
+        )
+        many(
+            f"INSERT INTO {self.table['surveys']} (event_id, case_id, score, answered_at) VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (event_id) DO NOTHING",
+            batch["surveys"],
+        )
+        columns = _CASE_COLUMNS
+        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "case_id")
+        many(
+            f"INSERT INTO {self.table['cases']} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
+            f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
+            [self._row(case_id, doc) for case_id, doc in batch["docs"].items() if doc is not None],
+        )
+
+    def _row(self, case_id: str, doc: dict[str, Any]) -> tuple[Any, ...]:
+        """A case's row, in the order of ``_CASE_COLUMNS``."""
+        received = parse_instant(doc["received_at"])
+        return (
+            case_id,
+            stamp(received) if received else None,
+            doc["channel"],
+            doc["store_id"],
+            self.regions.get(doc["store_id"]) if doc["store_id"] else None,
+            doc["category"],
+            doc["subcategory"],
+            doc["severity"],
+            doc["sku"],
+            doc["acknowledged_at"],
+            doc["resolved_at"],
+            int("repeat" in doc["flags"]),
+            int(bool(doc["reopened"])),
+            dump(doc),
+        )
 
     # --- queries -------------------------------------------------------------------------------------------------
 

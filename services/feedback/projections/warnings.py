@@ -17,7 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from services.feedback.projections.base import Projection
+from services.feedback.projections.base import BatchRunner, Projection, case_key
 from services.feedback.projections.statistics import dump, fold_case, parse_instant, sorted_rows, stamp
 from shared.configfiles import load_config
 from shared.contracts import EventMessage
@@ -124,29 +124,33 @@ class HighFrequencyWarnings(Projection):
     def begin(self) -> dict[str, Any]:
         return {}
 
+    def preload(self, run: BatchRunner, case_ids: list[str], docs: dict[str, Any]) -> None:
+        docs.update(dict.fromkeys(case_ids))
+        found = run.where_in(f"SELECT case_id, doc FROM {self.table['cases']} WHERE case_id IN ({{marks}})", case_ids)
+        docs.update((row["case_id"], json.loads(row["doc"])) for row in found)
+
     def apply(self, run: Runner, message: EventMessage, docs: dict[str, Any]) -> None:
-        case_id = str(message.envelope.case_id)
+        case_id = case_key(message.envelope.case_id)
         if case_id not in docs:
             rows = run(f"SELECT doc FROM {self.table['cases']} WHERE case_id = ?", (case_id,))
             docs[case_id] = json.loads(rows[0]["doc"]) if rows else None
         docs[case_id] = fold_case(docs[case_id], message)
 
     def finish(self, run: Runner, docs: dict[str, Any]) -> None:
+        rows = []
         for case_id, doc in docs.items():
+            if doc is None:
+                continue
             received = parse_instant(doc["received_at"])
-            run(
-                f"INSERT INTO {self.table['cases']} (case_id, received_at, category, sku, store_id, doc) "
-                "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET received_at = excluded.received_at, "
-                "category = excluded.category, sku = excluded.sku, store_id = excluded.store_id, doc = excluded.doc",
-                (
-                    case_id,
-                    stamp(received) if received else None,
-                    doc["category"],
-                    doc["sku"],
-                    doc["store_id"],
-                    dump(doc),
-                ),
+            rows.append(
+                (case_id, stamp(received) if received else None, doc["category"], doc["sku"], doc["store_id"], dump(doc))
             )
+        run.many(  # type: ignore[attr-defined]
+            f"INSERT INTO {self.table['cases']} (case_id, received_at, category, sku, store_id, doc) "
+            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET received_at = excluded.received_at, "
+            "category = excluded.category, sku = excluded.sku, store_id = excluded.store_id, doc = excluded.doc",
+            rows,
+        )
 
     def warnings(self, at: datetime | None = None) -> list[dict[str, Any]]:
         """The warnings at ``at`` (default now), each with the ids of the cases behind it."""
