@@ -63,7 +63,10 @@ def running(settings: Settings) -> Iterator[TestClient]:
 def cli_env(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
     """``ombud`` run by CliRunner sees this test's stores (the PostgreSQL schema has no option of its own)."""
     monkeypatch.setenv("OMBUD_DATA_DIR", str(settings.data_dir))
-    for key, value in (("OMBUD_POSTGRES_URL", settings.postgres_url), ("OMBUD_POSTGRES_SCHEMA", settings.postgres_schema)):
+    for key, value in (
+        ("OMBUD_POSTGRES_URL", settings.postgres_url),
+        ("OMBUD_POSTGRES_SCHEMA", settings.postgres_schema),
+    ):
         if value:
             monkeypatch.setenv(key, value)
         else:
@@ -117,6 +120,17 @@ def settle(settings: Settings, projections: list[Projection]) -> None:
     wait_until(quiet, timeout=60, interval=0.5)
 
 
+def catch_up(settings: Settings, models: ReadModels) -> None:
+    """Apply every service's log to the read models, exactly once, like the live consumer (no reset)."""
+    for name in SERVICES:
+        log = StoreLog(name, settings)
+        try:
+            for notifications in log.pages(size=500):
+                models.handle_batch(log.messages(notifications))
+        finally:
+            log.close()
+
+
 def dump_all(projections: list[Projection]) -> dict[str, dict[str, list[str]]]:
     return {p.name: dump_tables(p) for p in projections}
 
@@ -131,9 +145,7 @@ def lags(output: str) -> dict[tuple[str, str], int]:
     return rows
 
 
-def test_rebuilt_read_models_are_identical_and_one_rebuild_leaves_the_others(
-    settings: Settings, cli_env: None
-) -> None:
+def test_rebuilt_read_models_are_identical_and_one_rebuild_leaves_the_others(settings: Settings, cli_env: None) -> None:
     assert REPLAYED == SERVICES
     with running(settings) as client:
         cases = file_complaints(client, 20)
@@ -171,6 +183,9 @@ def test_rebuilt_read_models_are_identical_and_one_rebuild_leaves_the_others(
     models = ReadModels(settings)
     projections = list(models.by_name.values())
     try:
+        # The services' loops (deliveries, timers) may have recorded a last event the consumer had no time for
+        # before the stop: apply the logs' tails as the consumer does on its next start (tracking skips the rest)
+        catch_up(settings, models)
         assert settled(status(settings, projections))
         live = dump_all(projections)
         assert sum(len(t) for t in live["feedback_views"].values()) > 100  # case views, timeline, tracking
@@ -183,9 +198,7 @@ def test_rebuilt_read_models_are_identical_and_one_rebuild_leaves_the_others(
         # Every projection rebuilt from the logs: byte-identical tables and tracking
         report = rebuild(projections, settings)
         assert dump_all(projections) == live
-        assert report.retries == 0 and report.notifications == sum(
-            StoreLog(name, settings).head() for name in SERVICES
-        )
+        assert report.retries == 0 and report.notifications == sum(StoreLog(name, settings).head() for name in SERVICES)
         assert set(report.applied.values()) == {report.messages}
 
         # One emptied: `ombud projections` shows its lag; rebuilding another one leaves it (and the rest) alone

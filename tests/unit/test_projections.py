@@ -195,3 +195,38 @@ def test_owner_is_the_latest_of_assignment_transfer_and_escalation_and_flags_acc
             view = evolve_case(view, msg)
         assert (view["team"], view["assignee"], view["tier"]) == ("store_management", "SH-001-M1", "cs_manager")
         assert view["flags"] == ["emergency", "escalated", "sla_breached"]
+
+
+def test_case_view_keeps_each_clocks_latest_change_whatever_the_order() -> None:
+    # Given an acknowledge clock started, paused, resumed and stopped, and a resolve clock started at the same instant
+    case_id = uuid4()
+
+    def clock(**state: object) -> dict[str, object]:
+        return {"name": "acknowledge", "started_at": NOW.isoformat(), "duration": "PT24H", **state}
+
+    events = [
+        routing_event("ClockStarted", {"clock": clock(), "reason": "received"}, case_id, 1, NOW),
+        routing_event(
+            "ClockStarted", {"clock": {**clock(), "name": "resolve", "duration": "P7D"}, "reason": "received"},
+            case_id, 2, NOW,
+        ),
+        routing_event("ClockPaused", {"clock": clock(paused_since="x"), "reason": "asked"}, case_id, 3, NOW + SECOND),
+        routing_event("ClockResumed", {"clock": clock(), "reason": "answered"}, case_id, 4, NOW + SECOND * 2),
+        routing_event(
+            "ClockStopped", {"clock": clock(stopped_at="y"), "reason": "acknowledged", "met": True}, case_id, 5,
+            NOW + SECOND * 2,
+        ),
+    ]  # fmt: skip
+    # When they arrive in any order
+    views = []
+    for order in itertools.permutations(events):
+        view = None
+        for msg in order:
+            view = evolve_case(view, msg)
+        views.append(view)
+    # Then the view is the same, with the stop winning over the resume of the same instant
+    assert all(v == views[0] for v in views)
+    assert {name: c["state"] for name, c in views[0]["clocks"].items()} == {
+        "acknowledge": "stopped",
+        "resolve": "running",
+    }

@@ -100,7 +100,11 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
     status = _status_of(message)
     if status is not None:
         rank, value = status
-        current = view["status_rank"], view["status_at"] or "", _LIFECYCLE.index(view["status"]) if view["status"] else -1
+        current = (
+            view["status_rank"],
+            view["status_at"] or "",
+            _LIFECYCLE.index(view["status"]) if view["status"] else -1,
+        )
         if (rank, iso, _LIFECYCLE.index(value)) > current:
             view.update(status=value.value, status_rank=rank, status_at=iso)
     flag = _FLAGS.get(message.type) or ("nuisance" if payload.get("source_flagged") else None)
@@ -108,10 +112,37 @@ def evolve_case(view: dict[str, Any] | None, message: EventMessage) -> dict[str,
         view["flags"] = sorted({*view["flags"], flag})
     if message.type in _COUNTS:
         view[_COUNTS[message.type]] += 1
+    if message.type in _CLOCK_CHANGES:
+        _clock_seen(view, message.type, payload.get("clock") or {}, iso)
     if view["updated_at"] is None or at > datetime.fromisoformat(view["updated_at"]):
         view["updated_at"] = iso
     view["event_count"] += 1
     return view
+
+
+# Clock events by precedence at one instant: a stop outranks a pause, resume or re-plan, which outrank a start.
+_CLOCK_CHANGES = {"ClockStarted": 0, "ClockReplanned": 1, "ClockPaused": 1, "ClockResumed": 1, "ClockStopped": 2}
+
+
+def _clock_seen(view: dict[str, Any], kind: str, clock: dict[str, Any], iso: str) -> None:
+    """Keep each clock's latest change (by recorded time, then precedence, then value): a summary; the routing
+    API's ``/clocks`` has the live reading."""
+    name = clock.get("name")
+    if not name:
+        return
+    entry = {
+        "state": "stopped" if clock.get("stopped_at") else "paused" if clock.get("paused_since") else "running",
+        "started_at": clock.get("started_at"),
+        "duration": clock.get("duration"),
+        "deadline": clock.get("deadline"),
+        "stopped_at": clock.get("stopped_at"),
+        "changed_at": iso,
+        "change": _CLOCK_CHANGES[kind],
+    }
+    current = view["clocks"].get(name)
+    key = lambda e: (e["changed_at"], e["change"], json.dumps(e, sort_keys=True))  # noqa: E731
+    if current is None or key(entry) > key(current):
+        view["clocks"] = {**view["clocks"], name: entry}
 
 
 def _new_view(case_id: UUID) -> dict[str, Any]:
@@ -148,6 +179,7 @@ def _new_view(case_id: UUID) -> dict[str, Any]:
         "evidence_count": 0,
         "amendments": 0,
         "updated_at": None,
+        "clocks": {},
         "event_count": 0,
     }
 
@@ -279,7 +311,9 @@ class CaseViews(Projection):
     def preload(self, run: BatchRunner, case_ids: list[str], batch: dict[str, Any]) -> None:
         views = batch["views"]
         views.update(dict.fromkeys(case_ids))
-        found = run.where_in(f"SELECT case_id, doc FROM {self.table['case_view']} WHERE case_id IN ({{marks}})", case_ids)
+        found = run.where_in(
+            f"SELECT case_id, doc FROM {self.table['case_view']} WHERE case_id IN ({{marks}})", case_ids
+        )
         views.update((row["case_id"], json.loads(row["doc"])) for row in found)
 
     def apply(self, run: Runner, message: EventMessage, batch: dict[str, Any]) -> None:
