@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
+
 import csv
 import io
 from datetime import UTC, datetime
@@ -107,38 +109,29 @@ Limit = Annotated[int, Query(ge=1, le=500)]
 Offset = Annotated[int, Query(ge=0)]
 
 
+@dataclass
+class QueueFilters:
+    """The filters and page of a work queue (query parameters)."""
+
+    state: State = "open"
+    severity: Severity = None
+    category: CategoryFilter = None
+    store: Store = None
+    flags: Flags = None
+    limit: Limit = 50
+    offset: Offset = 0
+
+
+Filters = Annotated[QueueFilters, Depends()]
+
+
 @router.get("/api/queues/people/{staff_id}")
-def person_queue(
-    staff_id: str,
-    queues: Queues,
-    state: State = "open",
-    severity: Severity = None,
-    category: CategoryFilter = None,
-    store: Store = None,
-    flags: Flags = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+def person_queue(staff_id: str, queues: Queues, filters: Filters) -> dict[str, Any]:
     """The cases assigned to one person, nearest due first."""
-    return queues.person(
-        staff_id, state=state, severity=severity, category=category, store=store, flags=flags, limit=limit,
-        offset=offset,
-    )
+    return queues.person(staff_id, **asdict(filters))
 
 
 @router.get("/api/queues/{queue}")
-def team_queue(
-    queue: str,
-    queues: Queues,
-    state: State = "open",
-    severity: Severity = None,
-    category: CategoryFilter = None,
-    store: Store = None,
-    flags: Flags = None,
-    limit: Limit = 50,
-    offset: Offset = 0,
-) -> dict[str, Any]:
+def team_queue(queue: str, queues: Queues, filters: Filters) -> dict[str, Any]:
     """A team's queue, nearest due first."""
-    return queues.queue(
-        queue, state=state, severity=severity, category=category, store=store, flags=flags, limit=limit, offset=offset
-    )
+    return queues.queue(queue, **asdict(filters))
