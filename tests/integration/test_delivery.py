@@ -7,7 +7,6 @@ import email
 import email.policy
 import io
 import json
-import logging
 import threading
 from collections.abc import Callable, Iterator
 from datetime import timedelta
@@ -18,7 +17,6 @@ from typing import Any
 from uuid import UUID
 
 import pytest
-import structlog
 from aiosmtpd.controller import Controller
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
@@ -28,7 +26,6 @@ from services.intake.application import Intake
 from shared.clock import ManualClock
 from shared.contracts import Actor
 from shared.http import install_error_handlers
-from shared.logs import configure_logging
 from shared.masterdata import MasterData
 from shared.natsserver import free_port
 from shared.settings import Settings
@@ -114,19 +111,6 @@ def intake(settings: Settings, clock: ManualClock) -> Iterator[Intake]:
     app = Intake(settings, clock, MasterData.load(settings.master_data_dir))
     yield app
     app.close()
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    """Every log line (debug level); the logging set-up is restored after."""
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    stream = io.StringIO()
-    configure_logging("DEBUG", stream=stream)
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------

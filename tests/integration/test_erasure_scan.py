@@ -7,20 +7,17 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-import logging
 import random
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from uuid import uuid4
 
 import nats
 import psycopg
 import pytest
-import structlog
 from fastapi.testclient import TestClient
 
 from services.system import SERVICES, build_http
-from shared.logs import configure_logging
 from shared.settings import Settings
 from tests.support import complaint_body, wait_until
 
@@ -32,19 +29,6 @@ AUDITOR = {"X-Ombud-User": "AUD-1", "X-Ombud-Role": "auditor"}
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], nats_url: str, stream_name: str) -> Settings:
     return make_settings(nats_url=nats_url, stream_name=stream_name, log_level="DEBUG")
-
-
-@pytest.fixture
-def logs() -> Iterator[io.StringIO]:
-    """Every log line of the run (debug level, the chattiest there is); the logging set-up is restored after."""
-    root = logging.getLogger()
-    handlers, level, config = root.handlers[:], root.level, structlog.get_config()
-    stream = io.StringIO()
-    configure_logging("DEBUG", stream=stream)
-    yield stream
-    root.handlers[:] = handlers
-    root.setLevel(level)
-    structlog.configure(**config)
 
 
 def person() -> dict[str, str]:
