@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 from collections.abc import Awaitable, Callable
+from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
@@ -12,6 +13,7 @@ from fastapi import Depends, FastAPI, Header, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from shared.clock import SystemClock
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound, Unauthenticated
 from shared.vocabulary import Role
@@ -28,6 +30,14 @@ def service_part(service: str, part: str = "app") -> Callable[[Request], Any]:
 
     dependency.__name__ = f"get_{service}_{part}"
     return dependency
+
+
+def now(request: Request) -> datetime:
+    """The current time on the injected clock of the services this process runs (the system clock if none)."""
+    services = getattr(request.app.state, "services", {})
+    apps = [getattr(service, "app", None) for service in services.values()]
+    clock = next((app.clock for app in apps if app is not None), SystemClock())
+    return clock.now()
 
 
 def read_model(name: str, service: str = "feedback") -> Callable[[Request], Any]:

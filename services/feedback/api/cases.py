@@ -12,7 +12,7 @@ from fastapi.responses import HTMLResponse
 from services.feedback.labels import Language, labelled_timeline, record_form_html
 from services.feedback.projections import CaseViews
 from shared.errors import NotFound
-from shared.http import service_part
+from shared.http import now, service_part
 
 Views = Annotated[CaseViews, Depends(service_part("feedback", "views"))]
 AsOf = Annotated[
@@ -60,7 +60,7 @@ def get_record_form(
         raise NotFound(_missing(case_id, None))
     settings = getattr(request.app.state, "settings", None)
     zone = settings.timezone if settings is not None else "UTC"
-    return HTMLResponse(record_form_html(view, events, lang, zone, datetime.now(UTC)))
+    return HTMLResponse(record_form_html(view, events, lang, zone, now(request)))
 
 
 def _missing(case_id: UUID, as_of: datetime | None) -> str:

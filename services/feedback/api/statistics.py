@@ -2,19 +2,18 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-
 import csv
 import io
-from datetime import UTC, datetime
+from dataclasses import asdict, dataclass
+from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
 from services.feedback.projections import HighFrequencyWarnings, Statistics, WorkQueues
 from services.feedback.projections.statistics import EXPORT_COLUMNS, GroupBy, Period
-from shared.http import read_model
+from shared.http import now, read_model
 
 router = APIRouter(tags=["statistics"])
 
@@ -82,11 +81,12 @@ def export_csv(
 @router.get("/api/warnings")
 def list_warnings(
     warnings: Warnings,
+    request: Request,
     at: Annotated[datetime | None, Query(description="when the window ends (default now), with its timezone")] = None,
 ) -> dict[str, Any]:
     """High-frequency warnings (高频问题预警): categories, SKUs and stores whose complaints in the window exceed the
     factor × their scaled baseline (and the minimum), each with the cases behind it."""
-    at = at or datetime.now(UTC)
+    at = at or now(request)
     found = warnings.warnings(at)
     policy = warnings.policy
     return {

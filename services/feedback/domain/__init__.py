@@ -1,16 +1,16 @@
 """Feedback's domain, pure: messages to the customer, the follow-up that closes or reopens a case, warnings."""
 
+from services.feedback.domain.followup import (
+    MANAGERS,
+    FollowUp,
+    FollowUpRules,
+    FollowUpState,
+    closing_summary,
+)
 from services.feedback.domain.messages import (
     Acknowledgement,
     CustomerMessage,
     RejectionExplanation,
-)
-from services.feedback.domain.followup import (
-    FollowUp,
-    FollowUpRules,
-    FollowUpState,
-    MANAGERS,
-    closing_summary,
 )
 from services.feedback.domain.warnings import (
     HighFrequencyWarning,

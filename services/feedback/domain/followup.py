@@ -13,7 +13,6 @@ from shared.errors import Forbidden, InvalidTransition, InvalidValue
 from shared.eventstore import CaseAggregate, EventContext
 from shared.vocabulary import Role
 
-
 # --- follow-up and closing (回访与闭环) -----------------------------------------------------------------------------
 
 # Who may reopen a closed case by hand.

@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 from uuid import UUID
 
-
 from shared.eventstore import CaseAggregate, EventContext
 
 

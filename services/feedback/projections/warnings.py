@@ -152,9 +152,8 @@ class HighFrequencyWarnings(Projection):
             rows,
         )
 
-    def warnings(self, at: datetime | None = None) -> list[dict[str, Any]]:
-        """The warnings at ``at`` (default now), each with the ids of the cases behind it."""
-        at = at or datetime.now(UTC)
+    def warnings(self, at: datetime) -> list[dict[str, Any]]:
+        """The warnings at ``at``, each with the ids of the cases behind it."""
         if at.utcoffset() is None:
             raise InvalidValue("at", "needs a timezone, e.g. 2026-11-25T10:00:00+08:00")
         since = at - self.policy.window - self.policy.baseline
