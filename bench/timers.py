@@ -41,11 +41,11 @@ if str(REPO) not in sys.path:
 from bench.classify import load_labelled
 from bench.scratch import scratch_settings
 from services.routing.application.routing import Routing
-from services.routing.application.tables import micros
 from services.routing.classification import classify
 from services.routing.domain import assess_severity
 from shared.clock import ManualClock
 from shared.contracts import Actor, Envelope, EventMessage
+from shared.sidetables import micros
 from shared.vocabulary import Role, Severity
 
 JUMP = datetime(2026, 11, 25, 2, 0, tzinfo=UTC)

@@ -8,12 +8,25 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eventsourcing.persistence import Recorder
 from eventsourcing.postgres import PostgresDatastore
 
 Runner = Callable[[str, Sequence[Any]], list[dict[str, Any]]]
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+def micros(at: datetime) -> int:
+    """An aware instant as integer microseconds since the epoch: how side tables store instants (they sort and
+    index alike on SQLite and PostgreSQL)."""
+    return (at - _EPOCH) // timedelta(microseconds=1)
+
+
+def instant(value: int | None) -> datetime | None:
+    """The aware UTC instant of ``micros`` (None stays None)."""
+    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 class SideTables:

@@ -4,7 +4,7 @@ The read models of every case live beside it (``services.feedback.projections``)
 from __future__ import annotations
 
 from collections.abc import Iterable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
@@ -28,20 +28,14 @@ from shared.errors import DomainError, NotFound
 from shared.eventstore import EventContext, ServiceApplication, aggregate_id
 from shared.logs import safe_error
 from shared.settings import Settings
-from shared.sidetables import SideTables
+from shared.sidetables import SideTables, micros
 from shared.tokens import case_token, token_matches
 from shared.vocabulary import Role
 
 log = structlog.get_logger()
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Write = tuple[str, tuple[Any, ...]]
 CUSTOMER = Actor(id="customer", role=Role.CUSTOMER)
-
-
-def micros(at: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch (sorts and indexes alike on SQLite and PostgreSQL)."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 def follow_up_id(case_id: UUID) -> UUID:

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 from uuid import UUID
 
@@ -33,10 +33,9 @@ from services.intake.domain.delivery import (
 from shared.configfiles import load_config
 from shared.contracts import AcknowledgementPrepared, Actor, EventMessage, MessagePrepared, RejectionExplained
 from shared.errors import NotFound
-from shared.sidetables import SideTables
+from shared.sidetables import SideTables, micros
 
 log = structlog.get_logger()
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 Write = tuple[str, tuple[Any, ...]]
 
 # Intake's reactions to feedback's prepared messages (merged into ``Intake.reactions``).
@@ -45,11 +44,6 @@ DELIVERY_REACTIONS = {
     "RejectionExplained": "deliver_rejection",
     "MessagePrepared": "deliver_message",
 }
-
-
-def micros(at: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 class DeliveryTable:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from typing import Any
 from uuid import UUID
@@ -22,6 +22,7 @@ from shared.configfiles import load_config
 from shared.contracts import Actor, CaseReopened, ComplaintReceived, ComplaintTriaged, EventMessage
 from shared.errors import NotFound
 from shared.eventstore import EventContext, aggregate_id
+from shared.sidetables import instant, micros
 from shared.tokens import case_token, token_matches
 from shared.vocabulary import Category, Role
 
@@ -30,12 +31,6 @@ CASE_REACTIONS = {
     "ComplaintTriaged": "open_resolution",
     "CaseReopened": "reopen_resolution",
 }
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-
-
-def micros(at: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch (sorts and indexes alike on SQLite and PostgreSQL)."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
 
 
 class CaseWork:
@@ -136,7 +131,7 @@ class CaseWork:
             return None
         row = dict(rows[0])
         row["amount_paid"] = None if row["amount_paid"] is None else Decimal(row["amount_paid"])
-        row["received_at"] = _EPOCH + timedelta(microseconds=row["received_at"])
+        row["received_at"] = instant(row["received_at"])
         return row
 
     # --- commands on a case's resolution ------------------------------------------------------------------------

@@ -15,7 +15,6 @@ from typing import Any
 from uuid import UUID, uuid5
 from zoneinfo import ZoneInfo
 
-from services.resolution.application.cases import micros
 from services.resolution.domain.returns import (
     InspectionResult,
     ReturnForm,
@@ -29,6 +28,7 @@ from shared.configfiles import load_config
 from shared.contracts import Actor
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import EventContext
+from shared.sidetables import micros
 
 # No policy yet: returns start from a command (the customer's ask), not from another service's event.
 RETURN_REACTIONS: dict[str, str] = {}

@@ -12,26 +12,14 @@ Instants are stored as integer microseconds since the epoch (UTC), which sort an
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from services.routing.calendar import BusinessCalendar
 from services.routing.domain import Load, Triage
-from shared.sidetables import SideTables
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+from shared.sidetables import SideTables, instant, micros
 
 Write = tuple[str, tuple[Any, ...]]
-
-
-def micros(at: datetime) -> int:
-    """An aware instant as integer microseconds since the epoch."""
-    return (at - _EPOCH) // timedelta(microseconds=1)
-
-
-def instant(value: int | None) -> datetime | None:
-    """The aware UTC instant of ``micros`` (None stays None)."""
-    return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
 class RoutingTables:
