@@ -304,7 +304,7 @@ def decode(settings: Settings) -> tuple[int, float]:
         for name in SERVICES:
             log = StoreLog(name, settings)
             try:
-                count += sum(len(log.messages(page)) for page in log.pages(size=PAGE))
+                count += sum(len(facts) for facts in log.facts(size=PAGE))
             finally:
                 log.close()
     return count, time.perf_counter() - started

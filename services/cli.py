@@ -279,8 +279,8 @@ def rebuild(
     data_dir: Annotated[Path | None, typer.Option()] = None,
     postgres_url: Annotated[str | None, typer.Option()] = None,
 ) -> None:
-    """Empty a read model (or all) and replay every service's events into it, tracked as in live operation (the
-    running consumer skips what the rebuild applied, and the other way round)."""
+    """Build a read model (or all) anew from every service's events beside the live one, then swap it in (the live
+    one keeps answering meanwhile, and the running consumer keeps feeding it)."""
     configure_logging("WARNING")
     try:
         kinds = read_models.projection_kinds(projection)
@@ -300,7 +300,8 @@ def rebuild(
         models.close()
     console.print(
         f"{report.notifications:,} events read ({report.messages:,} public) in {report.seconds:.1f}s, "
-        f"{report.rate:,.0f} events/s" + (f"; {report.retries} page(s) retried" if report.retries else "")
+        f"{report.rate:,.0f} events/s"
+        + (f"; {report.caught_up:,} recorded meanwhile, caught up" if report.caught_up else "")
     )
     for name, applied in report.applied.items():
         console.print(f"{name}: {applied:,} messages applied")

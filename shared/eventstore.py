@@ -10,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -20,6 +19,7 @@ from enum import Enum
 from typing import Any, ClassVar, TypeVar
 from uuid import UUID, uuid4, uuid5
 
+import orjson
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
 from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent, Tracking
@@ -354,7 +354,7 @@ _NO_DEFAULT = object()
 
 
 def _json_mode(value: Any) -> Any:
-    """A value of a stored body (plain ``json.loads``, eventsourcing's ``{"_type_", "_data_"}`` markers still in)
+    """A value of a stored body (plain JSON, eventsourcing's ``{"_type_", "_data_"}`` markers still in)
     as pydantic's ``model_dump(mode="json")`` gives it: UUIDs and decimals as strings, instants in pydantic's ISO."""
     if isinstance(value, dict):
         if "_type_" in value and len(value) == 2 and "_data_" in value:
@@ -414,37 +414,37 @@ def _plan(contract: type[Any]) -> list[tuple[str, Callable[[Any], Any], Any]]:
     return plan
 
 
-def fast_message(service: str, notification: Notification, mapper: Mapper[Any]) -> EventMessage | None:
-    """What ``to_message(service, n.id, mapper.to_domain_event(n))`` gives, without making the domain event or
-    validating the whole payload with pydantic: the body is decoded once and each contract field is taken from it
-    (str, int, bool and str enums as they are; other fields through pydantic, field by field); the envelope, stored
-    in JSON mode, is validated as ``to_message`` does. The stored events were valid when written.
+def public_json(topic: str, state: bytes, mapper: Mapper[Any]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
+    """The public message of a stored event in its JSON form — (type, envelope, payload) as ``to_message`` would
+    dump them — or None when its type has no contract; without making the domain event or validating the payload
+    with pydantic: the body is decoded once (orjson) and each contract field is taken from it (str, int, bool and str
+    enums as they are; other fields through pydantic, field by field); the envelope is stored in its JSON form
+    already. The stored events were valid when written.
 
     Raises ``SlowPath`` where it cannot be sure (an unexpected value type, a missing field with a computed default,
     an unknown transcoding, a cipher or compressor): decode that one with ``to_message``.
     """
-    type_name = notification.topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-    contract = CONTRACTS.get(type_name)
-    if contract is None:
+    type_name = _public_types.get(topic, _NO_DEFAULT)
+    if type_name is _NO_DEFAULT:
+        name = topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+        type_name = _public_types[topic] = name if name in CONTRACTS else None
+    if type_name is None:
         return None
     if mapper.cipher is not None or mapper.compressor is not None:
         raise SlowPath("cipher or compressor")
-    body = json.loads(chain.split(notification.state)[0])  # transcoding markers left in: converted per field
+    body = orjson.loads(chain.split(state)[0])  # transcoding markers left in: converted per field
     payload = {}
-    for name, convert, default in _plan(contract):
+    for name, convert, default in _plan(CONTRACTS[type_name]):  # type: ignore[index]
         if name in body:
             payload[name] = convert(body[name])
         elif default is _NO_DEFAULT:
             raise SlowPath(name)
         else:
             payload[name] = default() if default is list or default is dict else default
-    return EventMessage.model_construct(
-        service=service,
-        notification_id=notification.id,
-        type=type_name,
-        envelope=Envelope.model_validate(body["envelope"]),
-        payload=payload,
-    )
+    return type_name, body["envelope"], payload  # type: ignore[return-value]
+
+
+_public_types: dict[str, Any] = {}  # topic -> its contract's type name, or None
 
 
 def _uuid(value: Any) -> str:

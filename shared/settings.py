@@ -80,11 +80,14 @@ class Settings(BaseSettings):
             env["OMBUD_POSTGRES_URL"] = self.postgres_url
         return env
 
-    def persistence_env(self, service: str) -> dict[str, str]:
-        """The eventsourcing environment for one service's store: SQLite file or PostgreSQL."""
+    def persistence_env(self, service: str, connections: int | None = None) -> dict[str, str]:
+        """The eventsourcing environment for one service's store: SQLite file or PostgreSQL (``connections``: a pool
+        of that many connections instead of the services' own, for a reader or writer on one thread)."""
         env = {"SINGLE_ROW_TRACKING": "no", "CREATE_TABLE": "yes"}
         if self.postgres_url:
             env.update(postgres_env(self.postgres_url))
+            if connections is not None:
+                env.update(POSTGRES_POOL_SIZE=str(connections), POSTGRES_MAX_OVERFLOW="0")
             env["PROCESS_RECORDER_TOPIC"] = "shared.audit.sealing:SealedPostgresProcessRecorder"
             if self.postgres_schema:
                 env["POSTGRES_SCHEMA"] = self.postgres_schema

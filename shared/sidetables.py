@@ -33,11 +33,7 @@ class SideTables:
     """Run SQL on the datastore behind an eventsourcing recorder."""
 
     def __init__(self, recorder: Recorder, prefix: str) -> None:
-        self.datastore = recorder.datastore  # type: ignore[attr-defined]
-        self.is_postgres = isinstance(self.datastore, PostgresDatastore)
-        self.prefix = prefix
-        schema = getattr(self.datastore, "schema", None) if self.is_postgres else None
-        self._qualifier = f"{schema}." if schema else ""
+        self._on(recorder.datastore, prefix)  # type: ignore[attr-defined]
         if self.is_postgres:
             self.tracking_table = f"{self._qualifier}{recorder.tracking_table_name}"  # type: ignore[attr-defined]
         else:
@@ -46,9 +42,27 @@ class SideTables:
         self.events_table = f"{self._qualifier}{getattr(recorder, 'events_table_name', '')}"
         self.notification_id_column = "notification_id" if self.is_postgres else "rowid"
 
+    @classmethod
+    def on(cls, datastore: Any, prefix: str) -> SideTables:
+        """Side tables on a datastore that has no recorder of ours (a read model's store)."""
+        tables = cls.__new__(cls)
+        tables._on(datastore, prefix)
+        return tables
+
+    def _on(self, datastore: Any, prefix: str) -> None:
+        self.datastore = datastore
+        self.is_postgres = isinstance(datastore, PostgresDatastore)
+        self.prefix = prefix
+        schema = getattr(datastore, "schema", None) if self.is_postgres else None
+        self._qualifier = f"{schema}." if schema else ""
+
     def table(self, name: str) -> str:
         """The qualified name of one of this service's side tables."""
-        return f"{self._qualifier}{self.prefix}_{name}"
+        return f"{self._qualifier}{self.bare(name)}"
+
+    def bare(self, name: str) -> str:
+        """The name of one of this service's side tables without its schema (as ``ALTER TABLE … RENAME TO`` wants)."""
+        return f"{self.prefix}_{name}"
 
     def execute(self, sql: str, params: Sequence[Any] = ()) -> list[dict[str, Any]]:
         """Run one statement in its own write transaction; rows come back as dicts."""

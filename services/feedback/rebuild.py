@@ -1,26 +1,27 @@
 """Rebuilding feedback's read models from the services' notification logs, and how far behind each one is.
 
-``rebuild(projections, settings)`` empties each projection (``Projection.reset``: its tables and its tracking), then
-reads every service's notification log (intake, routing, resolution, feedback) from its first notification, side by
-side, a page at a time, turns each page into the public messages the relays publish (``StoreLog.messages``: the same
-``EventMessage`` as ``ServiceApplication.messages``), merges the four streams by recorded time and applies them,
-``page`` messages at a time, to every projection with ``handle_batch``: one transaction per batch and projection,
-one tracking row per message, as in live operation. The live consumer therefore skips what the rebuild applied and
-the rebuild skips what the live consumer applied. Merging by time keeps a case's events from the four services
-mostly in one batch: its rows are read, folded and written once instead of once per service (the read models fold
-in any order, so the merge is only about speed).
+``rebuild(projections, settings)`` builds each projection anew **aside**, in tables of its own beside the live ones
+(``Projection(aside=True)``), while the live read model keeps answering and the live consumer keeps writing to it;
+then swaps each one in (``Projection.replace``):
 
-The live consumer may keep running during a rebuild:
+1. **Bulk.** Every service's log (intake, routing, resolution, feedback) is read side by side from its first
+   notification, a page at a time, with a plain cursor, each public event decoded straight into a ``Fact``
+   (``shared.eventstore.public_json``: orjson and the contract's fields, no domain event, no pydantic model). The
+   four streams are merged by recorded time, so a case's events arrive close together. Each case is folded in
+   memory — the case's facts (``fold_case``) once for every read model that keeps them, then each read model's own
+   fold — and written when it leaves the cache (the least recently touched first, beyond ``cache`` cases) or at the
+   end. Rows written once per event (the timeline, stopped clocks, survey answers) are written with their page. The
+   aside tables have no indexes yet, nobody else writes them, and on PostgreSQL rows no table holds yet are copied in
+   (``COPY``). A case that left the cache and comes back is read back from the aside tables and folded on.
+   Tracking: one watermark per service, the last notification read (every public message up to it is applied).
+2. **Catch-up.** The logs' tails since the bulk read, applied as the live consumer applies a batch.
+3. **Swap**, per projection, in one transaction holding the projection's writer lock (the live consumer waits for it):
+   the last tail, then the live tables dropped, the aside ones renamed to their names, the indexes created.
 
-* a message it applies after the reset (a new one, or a redelivery) is tracked; when the rebuild reaches it, it is
-  skipped (and vice versa), so each message is applied exactly once;
-* every read model folds its events order-independently, so a view built from the new messages first and the old
-  ones later is the view the old-then-new order makes;
-* the two writers may collide on the same transaction (SQLite: "database is locked"; a tracking row inserted by
-  both: an integrity error): the rebuild retries its page (already-tracked messages are skipped), the consumer
-  falls back to one message at a time and NATS redelivers;
-* until the rebuild has passed the old events the read models answer with partial data (a case may be missing
-  events): run it when a partial answer for a while is acceptable, or stop the ``feedback-views`` consumer first.
+Each message is therefore applied exactly once to the read model that ends up live, whatever the live consumer did
+meanwhile: everything it applied is in the logs up to the swap, which the rebuild applied; anything it gets after the
+swap that the rebuild applied is tracked (row or watermark) and skipped. Read models fold order-independently, so the
+rebuilt tables are the live ones, byte for byte (tested).
 
 ``status(settings)`` gives, per projection and service, the highest notification id applied (``position``), the
 service's head and the lag. The head is the last notification that carries a public message: internal events
@@ -31,8 +32,10 @@ from __future__ import annotations
 
 import gc
 import heapq
+import itertools
 import logging
 import time
+from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -44,25 +47,30 @@ from eventsourcing.persistence import (
     InfrastructureFactory,
     JSONTranscoder,
     Notification,
-    PersistenceError,
     ProcessRecorder,
     UUIDAsHex,
 )
 from eventsourcing.utils import Environment
+from psycopg.rows import tuple_row
 
 from services.feedback.projections import PROJECTIONS, Projection
-from shared.contracts import CONTRACTS, EventMessage
-from shared.eventstore import ChainedMapper, SlowPath, fast_message, to_message
+from services.feedback.projections.base import Rows, about_a_case
+from services.feedback.projections.facts import Fact, dump, fold_case
+from shared.contracts import CONTRACTS
+from shared.eventstore import ChainedMapper, SlowPath, public_json, to_message
 from shared.settings import Settings
+from shared.sidetables import SideTables
 
 # The services whose logs feed the read models, in the order they are replayed (services.system.SERVICES).
 SERVICES = ("intake", "routing", "resolution", "feedback")
 PAGE = 10_000
-# Messages of each event type a StoreLog decodes both ways (fast_message and to_message) and compares.
+# Cases a bulk build keeps folded in memory (beyond them the least recently touched are written out).
+CACHE = 50_000
+# Facts of each event type a StoreLog decodes both ways (public_json and to_message) and compares.
 CHECKED = 3
+# A catch-up applies the logs' tails this many messages a transaction; the swap applies the rest under its lock.
+TAIL = 1_000
 log = logging.getLogger(__name__)
-# How often a page is applied again when a concurrent writer (the live consumer) made its transaction fail.
-RETRIES = 10
 
 Progress = Callable[[int, int], None]
 
@@ -71,27 +79,28 @@ class StoreLog:
     """One service's notification log, read without constructing the service's Application.
 
     The same recorder class and tables as the service (its settings' ``persistence_env``), the same mapper
-    (``ChainedMapper`` with eventsourcing's default transcodings) and the same ``to_message``: the messages are
-    those the service's relay publishes.
+    (``ChainedMapper`` with eventsourcing's default transcodings) and the same ``to_message``: its facts are those of
+    the messages the service's relay publishes.
     """
 
     def __init__(self, service: str, settings: Settings) -> None:
         self.name = service
-        env = settings.persistence_env(service)
-        if "POSTGRES_POOL_SIZE" in env:
-            # One reader on one thread: one connection, not the pool a service keeps (the live system may be
-            # using most of the server's connections).
-            env.update(POSTGRES_POOL_SIZE="1", POSTGRES_MAX_OVERFLOW="0")
+        # One reader on one thread: one connection, not the pool a service keeps (the live system may be using most
+        # of the server's connections).
+        env = settings.persistence_env(service, connections=1)
         self.factory = InfrastructureFactory.construct(Environment(service, env))
         self.recorder: ProcessRecorder = self.factory.process_recorder()
+        self.side = SideTables(self.recorder, service)
         transcoder = self.factory.transcoder()
         if isinstance(transcoder, JSONTranscoder):
             # What Application.register_transcodings registers (no service adds any of its own).
             for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
                 transcoder.register(transcoding)
         self.mapper = ChainedMapper(transcoder=transcoder)
-        self.checked: dict[str, int] = {}  # topic -> messages decoded both ways and compared
-        self.slow: set[str] = set()  # topics whose fast decode differed: decoded by to_message
+        self.checked: dict[str, int] = {}  # type -> facts decoded both ways and compared
+        self.slow: set[str] = set()  # types whose lean decode differed: decoded by to_message
+        self.read = 0  # notifications read by ``facts``
+        self.last = 0  # the last notification id ``facts`` read
 
     def head(self) -> int:
         """The highest notification id in the log (0 when empty)."""
@@ -110,7 +119,8 @@ class StoreLog:
         return 0
 
     def pages(self, after: int = 0, size: int = PAGE) -> Iterator[Sequence[Notification]]:
-        """The notifications after ``after``, ``size`` at a time, until the log's end (as it is when reached)."""
+        """The notifications after ``after`` as eventsourcing reads them (``select_notifications``), ``size`` at a
+        time, until the log's end (as it is when reached)."""
         while True:
             notifications = self.recorder.select_notifications(start=after, limit=size, inclusive_of_start=False)
             if not notifications:
@@ -118,41 +128,59 @@ class StoreLog:
             yield notifications
             after = notifications[-1].id
 
-    def messages(self, notifications: Sequence[Notification]) -> list[EventMessage]:
-        """The public messages of the notifications, in order (internal events have none).
+    def rows(self, after: int = 0, size: int = PAGE) -> Iterator[list[tuple[int, str, bytes]]]:
+        """(notification id, topic, state) after ``after``, ``size`` at a time, by a plain cursor, until the end."""
+        side, column = self.side, self.side.notification_id_column
+        sql = f"SELECT {column}, topic, state FROM {side.events_table} WHERE {column} > ? ORDER BY {column} LIMIT ?"
+        if side.is_postgres:
+            sql = sql.replace("?", "%s")
+        while True:
+            with side.datastore.transaction(commit=False) as wrapped:
+                cursor = getattr(wrapped, "sqlite_cursor", wrapped)
+                if side.is_postgres:
+                    cursor.row_factory = tuple_row
+                cursor.execute(sql, (after, size))
+                rows = cursor.fetchall()
+            if not rows:
+                return
+            yield rows
+            after = rows[-1][0]
 
-        Decoded by ``fast_message`` (no domain event, no validation of the whole payload); the first ``CHECKED``
-        messages of each type are also decoded the service's way (``to_message``) and compared: a type whose two
-        decodings differ is decoded the slow way from then on (and a warning logged).
-        """
-        found = []
-        for notification in notifications:
-            message = self.message(notification)
-            if message is not None:
-                found.append(message)
-        return found
+    def facts(self, after: int = 0, size: int = PAGE) -> Iterator[list[Fact]]:
+        """The public facts after ``after``, a page at a time (every notification read counts in ``read``)."""
+        for rows in self.rows(after, size):
+            self.read += len(rows)
+            self.last = rows[-1][0]
+            yield [fact for row in rows if (fact := self.fact(*row)) is not None]
 
-    def message(self, notification: Notification) -> EventMessage | None:
-        topic = notification.topic
-        if topic not in self.slow:
-            try:
-                message = fast_message(self.name, notification, self.mapper)
-            except SlowPath:
-                message = None
-            else:
-                if message is None:
-                    return None
-                if self.checked.get(topic, 0) >= CHECKED:
-                    return message
-                self.checked[topic] = self.checked.get(topic, 0) + 1
-                if message == (slow := self.slow_message(notification)) and message.payload == slow.payload:
-                    return message
-                log.warning("%s: fast decode of %s differs from to_message; decoding it the slow way", self.name, topic)
-                self.slow.add(topic)
-        return self.slow_message(notification)
+    def fact(self, notification_id: int, topic: str, state: bytes) -> Fact | None:
+        """The fact of one stored event (None if it is not public). The first ``CHECKED`` of each type are also
+        decoded the service's way (``to_message``) and compared: a type whose two decodings differ is decoded the slow
+        way from then on (and a warning logged)."""
+        try:
+            found = public_json(topic, bytes(state), self.mapper)
+        except SlowPath:
+            return self.slow_fact(notification_id)
+        if found is None:
+            return None
+        kind, envelope, payload = found
+        if kind in self.slow:
+            return self.slow_fact(notification_id)
+        fact = Fact(self.name, notification_id, kind, envelope, payload)
+        if self.checked.get(kind, 0) >= CHECKED:
+            return fact
+        self.checked[kind] = self.checked.get(kind, 0) + 1
+        if fact == (slow := self.slow_fact(notification_id)):
+            return fact
+        log.warning("%s: lean decode of %s differs from to_message; decoding it the slow way", self.name, kind)
+        self.slow.add(kind)
+        return slow
 
-    def slow_message(self, notification: Notification) -> Any:
-        return to_message(self.name, notification.id, self.mapper.to_domain_event(notification))
+    def slow_fact(self, notification_id: int) -> Fact | None:
+        """The fact of one notification the way the service's relay makes its message."""
+        (notification,) = self.recorder.select_notifications(start=notification_id, limit=1)
+        message = to_message(self.name, notification.id, self.mapper.to_domain_event(notification))
+        return None if message is None else Fact.of(message)
 
     def close(self) -> None:
         self.factory.close()
@@ -167,10 +195,10 @@ def is_public(topic: str) -> bool:
 class RebuildReport:
     """What one rebuild read and applied."""
 
-    notifications: int = 0  # read from the logs
+    notifications: int = 0  # read from the logs by the bulk build
     messages: int = 0  # of them, public messages
-    applied: dict[str, int] = field(default_factory=dict)  # per projection: messages it applied (not yet tracked)
-    retries: int = 0  # pages applied again after a concurrent writer's conflict
+    applied: dict[str, int] = field(default_factory=dict)  # per projection: messages applied (bulk, catch-up, swap)
+    caught_up: int = 0  # messages recorded during the bulk build, applied by the catch-up and the swap
     seconds: float = 0.0
 
     @property
@@ -194,18 +222,32 @@ def rebuild(
     progress: Progress | None = None,
     *,
     page: int = PAGE,
+    cache: int = CACHE,
     services: Sequence[str] = SERVICES,
 ) -> RebuildReport:
-    """Empty the projections, then apply every service's log to them, page by page, each page in one transaction
-    per projection with its tracking rows. ``progress(done, total)`` counts notifications read."""
+    """Build each projection anew aside from every service's log, catch up, and swap it in for the live one.
+    ``progress(done, total)`` counts notifications read."""
     started = time.perf_counter()
     report = RebuildReport(applied={p.name: 0 for p in projections})
-    for projection in projections:
-        projection.reset()
-    with bulk(projections):
-        _replay(projections, settings, report, progress, page, services)
+    asides = [type(p)(settings, aside=True) for p in projections]
+    try:
+        with bulk(asides):
+            positions = Build(asides, cache).run(settings, services, page, report, progress)
+        for aside in asides:
+            # Write the tail durably: the swap is what the live read model becomes.
+            applied = catch_up(aside, settings, services, positions)
+            applied += aside.replace(live=_live(projections, aside), tail=lambda at: _tail(settings, services, at))
+            report.applied[aside.name] += applied
+            report.caught_up = max(report.caught_up, applied)
+    finally:
+        for aside in asides:
+            aside.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def _live(projections: Sequence[Projection], aside: Projection) -> Projection:
+    return next(p for p in projections if p.name == aside.name)
 
 
 @contextmanager
@@ -216,9 +258,9 @@ def bulk(projections: Sequence[Projection] = ()) -> Iterator[None]:
       objects) is frozen out of its scans and it runs less often; a page makes millions of short-lived, acyclic
       objects that reference counting frees anyway. With the usual settings the decode alone ran 1.7× slower
       (collections kept walking the long-lived objects).
-    * SQLite: the projections' commits do not wait for the disk (``PRAGMA synchronous = OFF`` on their connection,
-      only around the rebuild's own transactions). A crash of the machine mid-rebuild may lose or corrupt the read
-      model's file, never an event store: rebuild again (delete the projection's file first if it is corrupt).
+    * SQLite: the aside tables' commits do not wait for the disk (``PRAGMA synchronous = OFF`` on their connection,
+      only around the bulk's own transactions). A crash of the machine mid-rebuild may lose or corrupt the aside
+      tables, never the live read model or an event store: rebuild again. The swap commits durably.
     """
     threshold = gc.get_threshold()
     gc.collect()
@@ -235,62 +277,137 @@ def bulk(projections: Sequence[Projection] = ()) -> Iterator[None]:
         gc.unfreeze()
 
 
-def _replay(
-    projections: Sequence[Projection],
-    settings: Settings,
-    report: RebuildReport,
-    progress: Progress | None,
-    page: int,
-    services: Sequence[str],
-) -> None:
-    total = sum(_heads(settings, services).values())
-    logs = [StoreLog(name, settings) for name in services]  # one connection each, read side by side
-    try:
-        order = {name: i for i, name in enumerate(services)}
+class Build:
+    """The bulk build of aside projections: cases folded in memory, written when they leave the cache or at the end."""
 
-        def when(message: EventMessage) -> tuple[Any, int, int]:
-            return message.envelope.recorded_at, order[message.service], message.notification_id
+    def __init__(self, asides: Sequence[Projection], cache: int) -> None:
+        self.asides = list(asides)
+        self.shares_case = any(p.keeps_case for p in asides)
+        self.limit = cache
+        self.cases: dict[str, list[Any]] = {}  # case id -> [the case's facts, each aside's state]; oldest first
+        self.written: set[str] = set()  # cases written out at least once (their rows are in the aside tables)
 
-        def flush(batch: list[EventMessage]) -> None:
-            for projection in projections:
-                applied, retries = apply_page(projection, batch)
-                report.applied[projection.name] += applied
-                report.retries += retries
-            report.messages += len(batch)
-            if progress:
-                progress(report.notifications, max(total, report.notifications))
-
-        batch: list[EventMessage] = []
-        for message in heapq.merge(*(_stream(log, page, report) for log in logs), key=when):
-            batch.append(message)
-            if len(batch) >= page:
-                flush(batch)
-                batch = []
-        flush(batch)
-    finally:
-        for log in logs:
-            log.close()
-
-
-def _stream(log: StoreLog, page: int, report: RebuildReport) -> Iterator[EventMessage]:
-    """A log's public messages, read and decoded a page at a time (counted in ``report.notifications``)."""
-    for notifications in log.pages(size=page):
-        report.notifications += len(notifications)
-        yield from log.messages(notifications)
-
-
-def apply_page(projection: Projection, messages: list[EventMessage]) -> tuple[int, int]:
-    """Apply a page in one transaction, again after a concurrent writer's conflict; (applied, retries)."""
-    if not messages:
-        return 0, 0
-    for attempt in range(RETRIES):
+    def run(
+        self,
+        settings: Settings,
+        services: Sequence[str],
+        page: int,
+        report: RebuildReport,
+        progress: Progress | None,
+    ) -> dict[str, int]:
+        """Read every log to its end into the asides; returns the last notification id read per service."""
+        total = sum(_heads(settings, services).values())
+        logs = [StoreLog(name, settings) for name in services]  # one connection each, read side by side
         try:
-            return projection.handle_batch(messages), attempt
-        except PersistenceError:
-            if attempt == RETRIES - 1:
-                raise
-            time.sleep(min(0.05 * 2**attempt, 2.0))
-    raise AssertionError("unreachable")
+            streams = (itertools.chain.from_iterable(log.facts(size=page)) for log in logs)
+            batch: list[Fact] = []
+            for fact in heapq.merge(*streams, key=lambda fact: fact.at.stamp):
+                batch.append(fact)
+                if len(batch) >= page:
+                    self.add(batch, report)
+                    batch = []
+                    if progress:
+                        progress(sum(log.read for log in logs), total)
+            self.add(batch, report)
+            self.flush(list(self.cases))
+            report.notifications = sum(log.read for log in logs)
+            positions = {log.name: log.last for log in logs}
+        finally:
+            for log in logs:
+                log.close()
+        for aside in self.asides:
+            with aside.transaction() as run:
+                aside.write(run, {"watermarks": [(name, at) for name, at in positions.items() if at]})
+        if progress:
+            progress(report.notifications, max(total, report.notifications))
+        return positions
+
+    def add(self, facts: list[Fact], report: RebuildReport) -> None:
+        """Fold one page of facts; write its per-event rows, and the cases that leave the cache."""
+        report.messages += len(facts)
+        for name in report.applied:
+            report.applied[name] += len(facts)
+        about = [fact for fact in facts if about_a_case(fact.type)]
+        self._load({fact.case_id for fact in about if fact.case_id not in self.cases and fact.case_id in self.written})
+        cases, asides, shares = self.cases, self.asides, self.shares_case
+        rows: list[Rows] = [defaultdict(list) for _ in asides]
+        for fact in about:
+            entry = cases.pop(fact.case_id, None) or [None, *(p.new_state() for p in asides)]
+            cases[fact.case_id] = entry  # the most recently touched last
+            if shares:
+                entry[0] = case = fold_case(entry[0], fact)
+            for projection, state, found in zip(asides, entry[1:], rows, strict=True):
+                if projection.keeps_case:
+                    state["case"] = case
+                projection.fold(state, fact)
+                for short, row in projection.event_rows(fact):
+                    found[short].append(row)
+        leaving = list(itertools.islice(cases, max(len(cases) - self.limit, 0)))
+        self.flush(leaving, rows)
+
+    def flush(self, case_ids: list[str], rows: list[Rows] | None = None) -> None:
+        """Write these cases (and the page's per-event rows), each aside in one transaction; they leave the cache."""
+        fresh: list[Rows] = rows or [defaultdict(list) for _ in self.asides]
+        again: list[Rows] = [defaultdict(list) for _ in self.asides]
+        for case_id in case_ids:
+            entry = self.cases.pop(case_id)
+            doc = dump(entry[0]) if self.shares_case else None
+            target = again if case_id in self.written else fresh
+            for projection, state, found in zip(self.asides, entry[1:], target, strict=True):
+                for short, row in projection.case_rows(case_id, state, doc):
+                    found[short].append(row)
+            self.written.add(case_id)
+        for projection, new, old in zip(self.asides, fresh, again, strict=True):
+            if new or old:
+                with projection.transaction() as run:
+                    projection.write(run, new, fresh=True)
+                    projection.write(run, old)
+
+    def _load(self, case_ids: set[str]) -> None:
+        """Read back cases written out before (they left the cache and come back)."""
+        if not case_ids:
+            return
+        ids = sorted(case_ids)
+        entries: dict[str, list[Any]] = {case_id: [None] for case_id in ids}
+        for projection in self.asides:
+            with projection.transaction() as run:
+                states = projection.load(run, ids)
+            for case_id in ids:
+                state = states[case_id]
+                if projection.keeps_case and entries[case_id][0] is None:
+                    entries[case_id][0] = state["case"]
+                entries[case_id].append(state)
+        for case_id, entry in entries.items():
+            for projection, state in zip(self.asides, entry[1:], strict=True):
+                if projection.keeps_case:
+                    state["case"] = entry[0]  # one dict for all of them: folded once
+            self.cases[case_id] = entry
+
+
+def catch_up(projection: Projection, settings: Settings, services: Sequence[str], positions: dict[str, int]) -> int:
+    """Apply the logs' messages after ``positions`` as the live consumer does (``TAIL`` a transaction)."""
+    applied = 0
+    for name in services:
+        log = StoreLog(name, settings)
+        try:
+            for facts in log.facts(after=positions.get(name, 0), size=TAIL):
+                applied += projection.handle_batch(facts)
+        finally:
+            log.close()
+    return applied
+
+
+def _tail(settings: Settings, services: Sequence[str], positions: dict[str, int]) -> list[Fact]:
+    """Every service's facts after ``positions``."""
+    found: list[Fact] = []
+    for name in services:
+        log = StoreLog(name, settings)
+        try:
+            for facts in log.facts(after=positions.get(name, 0)):
+                found += facts
+        finally:
+            log.close()
+    return found
 
 
 @dataclass(frozen=True)
@@ -339,14 +456,3 @@ def _heads(settings: Settings, services: Sequence[str], public: bool = False) ->
 def settled(rows: list[Lag]) -> bool:
     """Whether every projection has applied every service's public messages."""
     return all(row.lag == 0 for row in rows)
-
-
-def dump_tables(projection: Projection) -> dict[str, list[str]]:
-    """Every table of a projection (and its tracking) as sorted text rows: equal dumps mean equal read models."""
-    tables: dict[str, Any] = {short: table for short, table in projection.table.items()}
-    tables["tracking"] = projection.side.tracking_table
-    dumped = {}
-    for short, table in sorted(tables.items()):
-        rows = projection.side.query(f"SELECT * FROM {table}")
-        dumped[short] = sorted(repr(sorted(row.items())) for row in rows)
-    return dumped

@@ -210,10 +210,10 @@ def test_case_view_keeps_each_clocks_latest_change_whatever_the_order() -> None:
             "ClockStarted", {"clock": {**clock(), "name": "resolve", "duration": "P7D"}, "reason": "received"},
             case_id, 2, NOW,
         ),
-        routing_event("ClockPaused", {"clock": clock(paused_since="x"), "reason": "asked"}, case_id, 3, NOW + SECOND),
+        routing_event("ClockPaused", {"clock": clock(paused_since=(NOW + SECOND).isoformat()), "reason": "asked"}, case_id, 3, NOW + SECOND),
         routing_event("ClockResumed", {"clock": clock(), "reason": "answered"}, case_id, 4, NOW + SECOND * 2),
         routing_event(
-            "ClockStopped", {"clock": clock(stopped_at="y"), "reason": "acknowledged", "met": True}, case_id, 5,
+            "ClockStopped", {"clock": clock(stopped_at=(NOW + SECOND * 2).isoformat()), "reason": "acknowledged", "met": True}, case_id, 5,
             NOW + SECOND * 2,
         ),
     ]  # fmt: skip

@@ -11,11 +11,11 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from services.feedback.projections.facts import evolve_case
 from services.feedback.projections.queues import clock_due, fold_clock, nearest_due
 from services.feedback.projections.statistics import (
     csat,
     durations,
-    fold_case,
     group_key,
     grouped,
     percentile,
@@ -201,12 +201,12 @@ def test_fold_case_gives_the_same_facts_in_every_order() -> None:
     for order in itertools.islice(itertools.permutations(events), 0, None, 97):
         doc = None
         for event in order:
-            doc = fold_case(doc, event)
+            doc = evolve_case(doc, event)
         docs.add(repr(sorted(doc.items())))
     assert len(docs) == 1
     doc = None
     for event in events:
-        doc = fold_case(doc, event)
+        doc = evolve_case(doc, event)
     assert doc["category"] == "service"  # the later override wins over the triage
     assert doc["sku"] == "HY-RING-001"
     assert doc["acknowledged_at"] == stamp(T0 + timedelta(hours=1))

@@ -6,12 +6,12 @@ from services.feedback.projections.base import Projection
 from services.feedback.projections.cases import (
     CaseViews,
     causal_order,
-    evolve_case,
     message_from_entry,
     rebuild_case,
     recorded_by,
     timeline_entry,
 )
+from services.feedback.projections.facts import Fact, as_fact, evolve_case
 from services.feedback.projections.library import CaseLibrary
 from services.feedback.projections.queues import WorkQueues
 from services.feedback.projections.statistics import Statistics
@@ -32,13 +32,15 @@ class ReadModels:
     def __getitem__(self, name: str) -> Any:
         return self.by_name[name]
 
-    def handle(self, message: EventMessage) -> bool:
+    def handle(self, message: EventMessage | Fact) -> bool:
         """Apply one message to each projection that lacks it; True if any did."""
-        return any([projection.handle(message) for projection in self.by_name.values()])
+        fact = as_fact(message)
+        return any([projection.handle(fact) for projection in self.by_name.values()])
 
-    def handle_batch(self, messages: list[EventMessage]) -> int:
+    def handle_batch(self, messages: list[EventMessage] | list[Fact]) -> int:
         """Apply a batch to each projection, each in its own transaction; the most any of them found new."""
-        return max(projection.handle_batch(messages) for projection in self.by_name.values())
+        facts = [as_fact(message) for message in messages]
+        return max(projection.handle_batch(facts) for projection in self.by_name.values())
 
     def close(self) -> None:
         for projection in self.by_name.values():
@@ -48,6 +50,7 @@ __all__ = [
     "PROJECTIONS",
     "CaseLibrary",
     "CaseViews",
+    "Fact",
     "HighFrequencyWarnings",
     "Projection",
     "ReadModels",

@@ -1,45 +1,77 @@
 """The base of every read model: a store of its own with its own tracking, so it can be dropped and rebuilt.
 
-A projection applies messages exactly once: each fetched batch in one transaction, with one tracking row per message
-(upstream service, notification id), skipping the ones it already has. ``reset`` drops its tables and tracking;
-replaying every service's notification log then rebuilds it (``services.feedback.rebuild``).
+A projection keeps, per case, a state it folds each new fact into (``fold``; the case's facts themselves, the same
+``fold_case`` for every case read model, when ``keeps_case``), rows written once per event (``event_rows``: the
+timeline, stopped clocks, survey answers) and rows written again whenever the case changes (``case_rows``). The same
+methods serve the live consumer (``handle_batch``) and a rebuild (``services.feedback.rebuild``), so a rebuilt read
+model is the live one.
 
-A batch costs a handful of statements, whatever its size: one look-up of the batch's tracking rows, one read of the
-cases it touches (``preload``, ``WHERE case_id IN (...)``), the folds in memory, one ``executemany`` per table written
-and one of the tracking rows. On PostgreSQL the transaction first takes a transaction-level advisory lock keyed by the
-projection's name, so two writers of one projection (the live consumer and a rebuild) never interleave their
-read-fold-write of the same row under READ COMMITTED; SQLite serialises writers by itself.
+**Exactly once.** Each batch is applied in one transaction with its tracking: a row per message (upstream service,
+notification id) and, after a rebuild, a watermark per service: every public message of that service up to the
+watermark is in the read model. A message already tracked is skipped.
+
+**One writer at a time.** On PostgreSQL a write transaction first takes a transaction-level advisory lock keyed by
+the projection's name; on SQLite it begins ``IMMEDIATE`` (the file's write lock). Two writers of one projection (the
+live consumer and a rebuild's final catch-up) therefore never interleave their read-fold-write of the same rows.
+
+**Aside.** ``Projection(settings, aside=True)`` is the same read model in tables of its own beside the live ones
+(``<name>_rebuild_<table>``), without indexes: a rebuild fills it while the live one keeps answering, then
+``replace`` swaps it in, in one transaction.
 """
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import json
+import sqlite3
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any, ClassVar
-from uuid import UUID
 
-from eventsourcing.persistence import InfrastructureFactory, TrackingRecorder
+from eventsourcing.persistence import InfrastructureFactory, IntegrityError, OperationalError
 from eventsourcing.utils import Environment
 
+from services.feedback.projections.facts import Fact, as_fact, dump, fold_case, load
 from shared.contracts import CONTRACTS, EventMessage
 from shared.settings import Settings
-from shared.sidetables import Runner, SideTables
+from shared.sidetables import SideTables
 
 # Parameters a statement of ours binds at most (SQLite's limit is 32,766 since 3.32; PostgreSQL's 65,535).
 CHUNK = 900
+Rows = dict[str, list[tuple[Any, ...]]]  # table (short name) -> rows, in its columns' order
+RowsOf = Iterable[tuple[str, tuple[Any, ...]]]  # (table, row) pairs
 
 
-@functools.lru_cache(maxsize=65_536)
-def case_key(case_id: UUID) -> str:
-    """A case id as the read models key it (``str``), cached: every projection asks for it for every message."""
-    return str(case_id)
+@dataclass(frozen=True)
+class Table:
+    """One table of a read model: its columns (name -> SQL type, in order) and its key. ``upsert``: a row is
+    written again when its case changes (per-case rows); otherwise it is written once (per-event rows)."""
+
+    columns: dict[str, str]
+    key: tuple[str, ...]
+    upsert: bool = True
+
+    def ddl(self, table: str) -> str:
+        columns = ", ".join(f"{name} {kind}" for name, kind in self.columns.items())
+        return f"CREATE TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY ({', '.join(self.key)}))"
+
+    def insert(self, table: str) -> str:
+        """The statement writing one row: an upsert, or an insert that skips a row it has."""
+        names = list(self.columns)
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
+        sql += f"ON CONFLICT ({', '.join(self.key)}) DO "
+        updates = [f"{name} = excluded.{name}" for name in names if name not in self.key]
+        return sql + (f"UPDATE SET {', '.join(updates)}" if self.upsert and updates else "NOTHING")
 
 
-# The form every read model stores its documents in: sorted keys, no spaces, UTF-8 kept (one encoder, made once).
-dump = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+# Every projection's tracking: a row per applied message, and a rebuild's watermark per upstream service.
+TRACKING = {
+    "tracking": Table({"application_name": "TEXT NOT NULL", "notification_id": "BIGINT NOT NULL"},
+                      ("application_name", "notification_id"), upsert=False),
+    "watermarks": Table({"application_name": "TEXT NOT NULL", "notification_id": "BIGINT NOT NULL"},
+                        ("application_name",)),
+}  # fmt: skip
 
 
 def lock_key(name: str) -> int:
@@ -52,8 +84,15 @@ def chunks(items: Sequence[Any], size: int = CHUNK) -> Iterator[Sequence[Any]]:
         yield items[start : start + size]
 
 
+def about_a_case(kind: str) -> bool:
+    """Whether events of this type are about a case (recall campaigns and notices carry their own id as the case id:
+    no case read model shows them; they are tracked only)."""
+    contract = CONTRACTS.get(kind)
+    return contract is None or contract.about_case
+
+
 class BatchRunner:
-    """``run(sql, params) -> rows`` (a ``Runner``) plus ``many(sql, rows)``: executemany, in one transaction."""
+    """``run(sql, params) -> rows`` (a ``Runner``) plus ``many`` and ``copy``, in one transaction."""
 
     def __init__(self, cursor: Any, is_postgres: bool) -> None:
         self.cursor = cursor
@@ -74,10 +113,16 @@ class BatchRunner:
         names = [column[0] for column in description]
         return [dict(zip(names, row, strict=True)) for row in rows]
 
-    def many(self, sql: str, rows: Iterable[Sequence[Any]]) -> None:
-        rows = list(rows)
+    def many(self, sql: str, rows: Sequence[Sequence[Any]]) -> None:
         if rows:
             self.cursor.executemany(self._sql(sql), rows)
+
+    def copy(self, table: str, columns: Iterable[str], rows: Sequence[Sequence[Any]]) -> None:
+        """PostgreSQL: rows no table row conflicts with, by ``COPY`` (many times faster than inserts)."""
+        if rows:
+            with self.cursor.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
+                for row in rows:
+                    copy.write_row(row)
 
     def where_in(self, sql: str, values: Sequence[Any]) -> list[dict[str, Any]]:
         """``sql`` with ``{marks}`` for an IN list, run once per chunk of ``values``; every chunk's rows."""
@@ -88,152 +133,235 @@ class BatchRunner:
 
 
 class Projection:
-    """A read model. Subclasses give ``name``, ``tables`` (name -> CREATE statement with ``{table}``), ``indexes``
-    and ``apply``; ``begin``/``preload``/``finish`` hold state across one batch (each case read once, in one
-    query for the batch, and written once)."""
+    """A read model. Subclasses give ``name``, ``tables``, ``indexes`` (``{prefix}`` and the tables' short names),
+    and any of ``keeps_case``, ``fold``, ``event_rows`` and ``case_rows``."""
 
     name: ClassVar[str]
-    tables: ClassVar[dict[str, str]] = {}
+    tables: ClassVar[dict[str, Table]] = {}
     indexes: ClassVar[list[str]] = []
+    # Whether the state of a case holds its facts (``fold_case``) under "case", stored in the ``doc`` column of
+    # ``case_table``.
+    keeps_case: ClassVar[bool] = False
+    case_table: ClassVar[str] = "cases"
 
-    def __init__(self, settings: Settings) -> None:
-        env = Environment(self.name, settings.persistence_env(self.name))
+    def __init__(self, settings: Settings, *, aside: bool = False) -> None:
+        # An aside build is written by one thread: one connection (the live system keeps its pools).
+        env = Environment(self.name, settings.persistence_env(self.name, connections=1 if aside else None))
         self.factory = InfrastructureFactory.construct(env)
-        self.recorder: TrackingRecorder = self.factory.tracking_recorder()
-        self.side = SideTables(self.recorder, self.name)
-        self.table = {short: self.side.table(short) for short in self.tables}
+        self.side = SideTables.on(self.factory.datastore, f"{self.name}_rebuild" if aside else self.name)  # type: ignore[attr-defined]
+        self.aside = aside
+        self.schema = {**self.tables, **TRACKING}
+        self.table = {short: self.side.table(short) for short in self.schema}
+        self.statements = {short: spec.insert(self.table[short]) for short, spec in self.schema.items()}
         self.lock_key = lock_key(self.name)
-        # Set by a rebuild on its own projections (SQLite): commits without waiting for the disk (see rebuild).
+        # Set by a rebuild on the projections it fills (SQLite): commits without waiting for the disk.
         self.unsynced = False
+        if aside:
+            self.drop()  # what an interrupted rebuild left
         self.create()
 
     def create(self) -> None:
-        """Create the tables and indexes if they are missing."""
-        statements = [ddl.format(table=self.table[short]) for short, ddl in self.tables.items()]
-        statements += [ddl.format(prefix=self.name, **self.table) for ddl in self.indexes]
-        self.side.script([(sql, ()) for sql in statements])
+        """Create the tables (and, unless aside, the indexes) if they are missing."""
+        with self.transaction() as run:
+            for short, spec in self.schema.items():
+                run(spec.ddl(self.table[short]))
+            if not self.aside:
+                for ddl in self.index_statements():
+                    run(ddl)
 
-    # --- applying -------------------------------------------------------------------------------------------
+    def index_statements(self) -> list[str]:
+        return [ddl.format(prefix=self.name, **self.table) for ddl in self.indexes]
 
-    def begin(self) -> Any:
-        """State for one batch (None by default)."""
-        return None
+    def drop(self) -> None:
+        """Drop every table of this projection."""
+        with self.transaction() as run:
+            for table in self.table.values():
+                run(f"DROP TABLE IF EXISTS {table}")
 
-    def preload(self, run: BatchRunner, case_ids: list[str], batch: Any) -> None:
-        """Read the stored state of the batch's cases into ``batch`` at once (nothing by default)."""
+    # --- what a read model defines ----------------------------------------------------------------------------
 
-    def apply(self, run: Runner, message: EventMessage, batch: Any) -> None:
-        """Apply one new message inside the batch's transaction."""
-        raise NotImplementedError
+    def new_state(self) -> dict[str, Any]:
+        """The state of a case this read model has not seen."""
+        return {"case": None} if self.keeps_case else {}
 
-    def finish(self, run: Runner, batch: Any) -> None:
-        """Write what the batch gathered, still inside its transaction."""
+    def load(self, run: BatchRunner, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+        """The stored state of each of these cases (a new one for a case not stored), read in one go."""
+        states = {case_id: self.new_state() for case_id in case_ids}
+        if self.keeps_case:
+            sql = f"SELECT case_id, doc FROM {self.table[self.case_table]} WHERE case_id IN ({{marks}})"
+            for row in run.where_in(sql, case_ids):
+                states[row["case_id"]]["case"] = load(row["doc"])
+        return states
 
-    def handle(self, message: EventMessage) -> bool:
+    def fold(self, state: dict[str, Any], fact: Fact) -> None:
+        """Fold one more fact into a case's own state, in place (the case's facts are folded already)."""
+
+    def event_rows(self, fact: Fact) -> RowsOf:
+        """(table, row) written once for this fact."""
+        return ()
+
+    def case_rows(self, case_id: str, state: dict[str, Any], case_doc: str | None) -> RowsOf:
+        """(table, row) of a case's current state; ``case_doc`` is ``dump(state["case"])`` when ``keeps_case``."""
+        return ()
+
+    # --- applying ---------------------------------------------------------------------------------------------
+
+    def handle(self, message: EventMessage | Fact) -> bool:
         """Project one message exactly once (one transaction); False if it was already projected."""
         return self.handle_batch([message]) == 1
 
-    @contextmanager
-    def transaction(self) -> Iterator[BatchRunner]:
-        """One write transaction of this projection; on PostgreSQL holding the projection's advisory lock."""
-        if self.unsynced and not self.side.is_postgres:
-            with self._unsynced_transaction() as run:
-                yield run
-            return
-        with self.side.datastore.transaction(commit=True) as wrapped:
-            run = BatchRunner(getattr(wrapped, "sqlite_cursor", wrapped), self.side.is_postgres)
-            if self.side.is_postgres:
-                run("SELECT pg_advisory_xact_lock(?)", (self.lock_key,))
-            yield run
-
-    @contextmanager
-    def _unsynced_transaction(self) -> Iterator[BatchRunner]:
-        """SQLite: one write transaction that commits without waiting for the disk (``synchronous`` is a setting of
-        the connection that cannot change inside a transaction: set before it, put back after it)."""
-        with self.side.datastore.get_connection(commit=True) as conn:
-            raw = conn._sqlite_conn  # noqa: SLF001 (eventsourcing keeps sqlite3's connection there)
-            before = int(raw.execute("PRAGMA synchronous").fetchone()[0])
-            raw.execute("PRAGMA synchronous = OFF")
-            try:
-                with conn.transaction(commit=True) as wrapped:
-                    yield BatchRunner(wrapped.sqlite_cursor, False)
-            finally:
-                raw.execute(f"PRAGMA synchronous = {before}")
-
-    def handle_batch(self, messages: list[EventMessage]) -> int:
-        """Project messages in order, each exactly once, all in one transaction; returns how many were new."""
+    def handle_batch(self, messages: Sequence[EventMessage | Fact]) -> int:
+        """Project messages, each exactly once, all in one transaction; returns how many were new."""
         if not messages:
             return 0
-        track = f"INSERT INTO {self.side.tracking_table} (application_name, notification_id) VALUES (?, ?)"
+        facts = [as_fact(message) for message in messages]
         with self.transaction() as run:
-            done = self.tracked(run, messages)
-            new = []
-            for message in messages:
-                key = (message.service, message.notification_id)
-                if key in done:
-                    continue
-                done.add(key)  # a message twice in one batch: applied once
-                new.append(message)
-            if new:
-                batch = self.begin()
-                about = [message for message in new if _about_a_case(message)]
-                if about:
-                    self.preload(run, list(dict.fromkeys(case_key(m.envelope.case_id) for m in about)), batch)
-                for message in about:
-                    self.apply(run, message, batch)
-                run.many(track, [(message.service, message.notification_id) for message in new])
-                self.finish(run, batch)
+            new = self.untracked(run, facts)
+            self.apply(run, new)
         return len(new)
 
-    def tracked(self, run: BatchRunner, messages: Sequence[EventMessage]) -> set[tuple[str, int]]:
-        """Which of the messages' (service, notification id) this projection has already applied: per service one
-        range query when the ids are dense (a rebuild's page), else chunked ``IN`` look-ups."""
-        by_service: dict[str, list[int]] = {}
-        for message in messages:
-            by_service.setdefault(message.service, []).append(message.notification_id)
+    def apply(self, run: BatchRunner, facts: list[Fact]) -> None:
+        """Apply facts not yet tracked, with their tracking rows, inside ``run``'s transaction."""
+        if not facts:
+            return
+        about = [fact for fact in facts if about_a_case(fact.type)]
+        states = self.load(run, list(dict.fromkeys(fact.case_id for fact in about))) if about else {}
+        rows: Rows = defaultdict(list)
+        for fact in about:
+            state = states[fact.case_id]
+            if self.keeps_case:
+                state["case"] = fold_case(state["case"], fact)
+            self.fold(state, fact)
+            for short, row in self.event_rows(fact):
+                rows[short].append(row)
+        for case_id, state in states.items():
+            for short, row in self.case_rows(case_id, state, dump(state["case"]) if self.keeps_case else None):
+                rows[short].append(row)
+        rows["tracking"] = [(fact.service, fact.notification_id) for fact in facts]
+        self.write(run, rows)
+
+    def write(self, run: BatchRunner, rows: Rows, fresh: bool = False) -> None:
+        """Write rows; ``fresh``: none of them is in the tables yet (PostgreSQL then copies them in)."""
+        for short, found in rows.items():
+            if fresh and run.is_postgres:
+                run.copy(self.table[short], self.schema[short].columns, found)
+            else:
+                run.many(self.statements[short], found)
+
+    def untracked(self, run: BatchRunner, facts: Sequence[Fact]) -> list[Fact]:
+        """The facts this projection has not applied yet, in order, each once."""
+        done = self.tracked(run, facts)
+        new = []
+        for fact in facts:
+            key = (fact.service, fact.notification_id)
+            if key not in done:
+                done.add(key)  # a message twice in one batch: applied once
+                new.append(fact)
+        return new
+
+    def tracked(self, run: BatchRunner, facts: Sequence[Fact]) -> set[tuple[str, int]]:
+        """Which of the facts' (service, notification id) this projection has applied: at or below its watermark,
+        or with a tracking row (per service one range query when the ids are dense, else chunked ``IN`` lists)."""
+        marks = {
+            row["application_name"]: int(row["notification_id"])
+            for row in run(f"SELECT application_name, notification_id FROM {self.table['watermarks']}")
+        }
+        by_service: dict[str, set[int]] = defaultdict(set)
         done: set[tuple[str, int]] = set()
-        table = self.side.tracking_table
-        for service, ids in by_service.items():
-            wanted = set(ids)
+        for fact in facts:
+            if fact.notification_id <= marks.get(fact.service, 0):
+                done.add((fact.service, fact.notification_id))
+            else:
+                by_service[fact.service].add(fact.notification_id)
+        table = self.table["tracking"]
+        for service, wanted in by_service.items():
             low, high = min(wanted), max(wanted)
+            select = f"SELECT notification_id FROM {table} WHERE application_name = ? AND notification_id"
             if high - low + 1 <= 4 * len(wanted):
-                rows = run(
-                    f"SELECT notification_id FROM {table} WHERE application_name = ? "
-                    "AND notification_id >= ? AND notification_id <= ?",
-                    (service, low, high),
-                )
+                rows = run(f"{select} >= ? AND notification_id <= ?", (service, low, high))
             else:
                 rows = []
                 for part in chunks(sorted(wanted)):
-                    rows += run(
-                        f"SELECT notification_id FROM {table} WHERE application_name = ? "
-                        f"AND notification_id IN ({', '.join('?' * len(part))})",
-                        (service, *part),
-                    )
-            done.update((service, int(row["notification_id"])) for row in rows if int(row["notification_id"]) in wanted)
+                    rows += run(f"{select} IN ({', '.join('?' * len(part))})", (service, *part))
+            done.update((service, n) for row in rows if (n := int(row["notification_id"])) in wanted)
         return done
 
-    # --- operations -----------------------------------------------------------------------------------------
+    @contextmanager
+    def transaction(self) -> Iterator[BatchRunner]:
+        """One write transaction of this projection, holding its writer lock (see the module's documentation)."""
+        if self.side.is_postgres:
+            with self.side.datastore.transaction(commit=True) as cursor:
+                run = BatchRunner(cursor, True)
+                run("SELECT pg_advisory_xact_lock(?)", (self.lock_key,))
+                yield run
+            return
+        with self.side.datastore.get_connection(commit=True) as conn:
+            raw = conn._sqlite_conn  # noqa: SLF001 (eventsourcing keeps sqlite3's connection there)
+            # ``synchronous`` cannot change inside a transaction: set before it, put back after it.
+            before = int(raw.execute("PRAGMA synchronous").fetchone()[0]) if self.unsynced else None
+            if before is not None:
+                raw.execute("PRAGMA synchronous = OFF")
+            try:
+                cursor = raw.cursor()
+                try:
+                    cursor.execute("BEGIN IMMEDIATE")
+                    yield BatchRunner(cursor, False)
+                except BaseException:
+                    if raw.in_transaction:
+                        raw.rollback()
+                    raise
+                else:
+                    raw.commit()
+            except sqlite3.IntegrityError as error:
+                raise IntegrityError(error) from error
+            except sqlite3.OperationalError as error:
+                raise OperationalError(error) from error
+            finally:
+                if before is not None:
+                    raw.execute(f"PRAGMA synchronous = {before}")
+
+    # --- operations -------------------------------------------------------------------------------------------
 
     def reset(self) -> None:
         """Drop every row of the read model and its tracking: it is empty, ready to be rebuilt."""
         with self.transaction() as run:  # the lock too: not in the middle of a live batch
-            for table in [*self.table.values(), self.side.tracking_table]:
+            for table in self.table.values():
                 run(f"DELETE FROM {table}")
 
-    def positions(self) -> dict[str, int]:
-        """Per upstream service, the highest notification id applied."""
-        rows = self.side.query(
-            f"SELECT application_name AS service, MAX(notification_id) AS position FROM {self.side.tracking_table} "
-            "GROUP BY application_name"
+    def positions(self, run: BatchRunner | None = None) -> dict[str, int]:
+        """Per upstream service, the highest notification id applied (a tracking row or the watermark)."""
+        sql = (
+            f"SELECT application_name AS service, MAX(notification_id) AS position FROM {self.table['tracking']} "
+            "GROUP BY application_name UNION ALL "
+            f"SELECT application_name, notification_id FROM {self.table['watermarks']}"
         )
-        return {row["service"]: int(row["position"]) for row in rows}
+        found: dict[str, int] = {}
+        for row in run(sql) if run else self.side.query(sql):
+            found[row["service"]] = max(found.get(row["service"], 0), int(row["position"]))
+        return found
+
+    def replace(self, live: Projection, tail: Any) -> int:
+        """Swap this aside build in for ``live``, in one transaction holding the writer lock: apply what
+        ``tail(positions)`` gives (the logs' messages after this build's positions), drop the live tables, rename
+        these to their names, create the indexes. Returns how many messages the tail applied."""
+        assert self.aside and not live.aside and live.name == self.name
+        with self.transaction() as run:
+            new = self.untracked(run, tail(self.positions(run)))
+            self.apply(run, new)
+            for short in self.schema:
+                run(f"DROP TABLE IF EXISTS {live.table[short]}")
+                run(f"ALTER TABLE {self.table[short]} RENAME TO {live.side.bare(short)}")
+            for ddl in live.index_statements():
+                run(ddl)
+        return len(new)
+
+    def dump_tables(self) -> dict[str, list[str]]:
+        """Every table of the read model as sorted text rows: equal dumps mean equal read models."""
+        dumped = {}
+        for short in self.tables:
+            rows = self.side.query(f"SELECT * FROM {self.table[short]}")
+            dumped[short] = sorted(repr(sorted(row.items())) for row in rows)
+        return dumped
 
     def close(self) -> None:
         self.factory.close()
-
-
-def _about_a_case(message: EventMessage) -> bool:
-    # Recall campaigns and notices carry their own id as the case id: no case read model shows them (tracked only).
-    contract = CONTRACTS.get(message.type)
-    return contract is None or contract.about_case

@@ -29,24 +29,22 @@ from __future__ import annotations
 import functools
 import hashlib
 import hmac
-import json
 import logging
 import re
 import unicodedata
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import jieba
 import jieba.posseg as pseg
 
 from services.feedback import labels
-from services.feedback.projections.base import BatchRunner, Projection, case_key
-from services.feedback.projections.base import dump as _encode
+from services.feedback.projections.base import BatchRunner, Projection, RowsOf, Table
+from services.feedback.projections.facts import Fact, as_fact, dump, load
 from shared.contracts import EventMessage
 from shared.masterdata import MasterData
 from shared.privacy import mask_contact
 from shared.settings import Settings
-from shared.sidetables import Runner
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -171,20 +169,22 @@ def new_row(case_id: str) -> dict[str, Any]:
     }
 
 
-def fold(row: dict[str, Any] | None, message: EventMessage, stores: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def fold(
+    row: dict[str, Any] | None, message: EventMessage | Fact, stores: dict[str, tuple[str, str]]
+) -> dict[str, Any]:
     """The library row after one more event (pure); the same set of events gives the same row in any order.
 
     ``stores`` maps a store id to its (region, business). Only scrubbed texts and codes enter the row.
     """
-    return fold_into(json.loads(json.dumps(row)) if row is not None else None, message, stores)
+    return fold_into(load(dump(row)) if row is not None else None, as_fact(message), stores)
 
 
-def fold_into(row: dict[str, Any] | None, message: EventMessage, stores: dict[str, tuple[str, str]]) -> dict[str, Any]:
+def fold_into(row: dict[str, Any] | None, fact: Fact, stores: dict[str, tuple[str, str]]) -> dict[str, Any]:
     """``fold`` on a row the caller owns (changed in place and returned; a new row for None): no copy per event."""
-    envelope, payload, kind = message.envelope, message.payload, message.type
+    payload, kind = fact.payload, fact.type
     if row is None:
-        row = new_row(str(envelope.case_id))
-    at = envelope.recorded_at.astimezone(UTC).isoformat()
+        row = new_row(fact.case_id)
+    at = fact.at.iso
     if kind == "ComplaintReceived":
         region, business = stores.get(payload.get("store_id") or "", (None, None))
         _latest(
@@ -255,7 +255,7 @@ def fold_into(row: dict[str, Any] | None, message: EventMessage, stores: dict[st
 def _key(fact: dict[str, Any]) -> tuple[datetime, str]:
     """Which of two versions of a fact wins: the later recorded; at the same instant, the larger values."""
     values = {k: v for k, v in fact.items() if k != "at"}
-    return datetime.fromisoformat(fact["at"]), json.dumps(values, ensure_ascii=False, sort_keys=True)
+    return datetime.fromisoformat(fact["at"]), dump(values)
 
 
 def _later(current: str | None, at: str) -> str:
@@ -362,24 +362,23 @@ def _hours(start: datetime | None, end: datetime | None) -> float | None:
     return round((end - start).total_seconds() / 3600, 1)
 
 
-def _dump(doc: dict[str, Any]) -> str:
-    return _encode(doc)
-
-
 class CaseLibrary(Projection):
     """The case library (案例库): resolved cases, anonymised, searchable."""
 
     name = "feedback_library"
     tables = {
-        "entries": "CREATE TABLE IF NOT EXISTS {table} (case_id TEXT PRIMARY KEY, visible INTEGER NOT NULL, "
-        "category TEXT, resolved_at TEXT, search_text TEXT NOT NULL, doc TEXT NOT NULL)",
-    }
+        "entries": Table(
+            {"case_id": "TEXT NOT NULL", "visible": "INTEGER NOT NULL", "category": "TEXT", "resolved_at": "TEXT",
+             "search_text": "TEXT NOT NULL", "doc": "TEXT NOT NULL"},
+            ("case_id",),
+        ),
+    }  # fmt: skip
     indexes = [
         "CREATE INDEX IF NOT EXISTS {prefix}_entries_by_category ON {entries} (visible, category, resolved_at)",
     ]
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: Settings, *, aside: bool = False) -> None:
+        super().__init__(settings, aside=aside)
         master = MasterData.load(settings.master_data_dir)
         self.stores = {sid: (store.region, store.business) for sid, store in master.stores.items()}
         self.key = settings.blind_index_key.get_secret_value().encode()
@@ -387,37 +386,25 @@ class CaseLibrary(Projection):
         # so the consumer that feeds every read model is not held up by it.
         scrub("王女士")
 
-    def begin(self) -> dict[str, Any]:
-        return {}
+    def new_state(self) -> dict[str, Any]:
+        return {"row": None}
 
-    def preload(self, run: BatchRunner, case_ids: list[str], rows: dict[str, Any]) -> None:
-        rows.update(dict.fromkeys(case_ids))
-        found = run.where_in(f"SELECT case_id, doc FROM {self.table['entries']} WHERE case_id IN ({{marks}})", case_ids)
-        rows.update((row["case_id"], json.loads(row["doc"])) for row in found)
+    def load(self, run: BatchRunner, case_ids: list[str]) -> dict[str, dict[str, Any]]:
+        states = {case_id: self.new_state() for case_id in case_ids}
+        sql = f"SELECT case_id, doc FROM {self.table['entries']} WHERE case_id IN ({{marks}})"
+        for row in run.where_in(sql, case_ids):
+            states[row["case_id"]]["row"] = load(row["doc"])
+        return states
 
-    def apply(self, run: Runner, message: EventMessage, rows: dict[str, Any]) -> None:
-        case_id = case_key(message.envelope.case_id)
-        if case_id not in rows:
-            found = run(f"SELECT doc FROM {self.table['entries']} WHERE case_id = ?", (case_id,))
-            rows[case_id] = json.loads(found[0]["doc"]) if found else None
-        # The batch owns its rows (read from the store or new): folded in place.
-        rows[case_id] = fold_into(rows[case_id], message, self.stores)
+    def fold(self, state: dict[str, Any], fact: Fact) -> None:
+        # The state owns its row (read from the store or new): folded in place.
+        state["row"] = fold_into(state["row"], fact, self.stores)
 
-    def finish(self, run: Runner, rows: dict[str, Any]) -> None:
-        written = []
-        for case_id, row in rows.items():
-            if row is None:
-                continue
-            resolved = row["resolved"]["at"] if row["resolved"] else None
-            category = (row["classification"] or {}).get("category")
-            written.append((case_id, int(visible(row)), category, resolved, search_text(row), _dump(row)))
-        run.many(  # type: ignore[attr-defined]
-            f"INSERT INTO {self.table['entries']} (case_id, visible, category, resolved_at, search_text, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET visible = excluded.visible, "
-            "category = excluded.category, resolved_at = excluded.resolved_at, "
-            "search_text = excluded.search_text, doc = excluded.doc",
-            written,
-        )
+    def case_rows(self, case_id: str, state: dict[str, Any], case_doc: str | None) -> RowsOf:
+        row = state["row"]
+        resolved = row["resolved"]["at"] if row["resolved"] else None
+        category = (row["classification"] or {}).get("category")
+        return (("entries", (case_id, int(visible(row)), category, resolved, search_text(row), dump(row))),)
 
     # --- reading ----------------------------------------------------------------------------------------------
 
@@ -445,7 +432,7 @@ class CaseLibrary(Projection):
             "limit": limit,
             "offset": offset,
             "words": words,
-            "entries": [entry(json.loads(r["doc"]), self.key) for r in rows],
+            "entries": [entry(load(r["doc"]), self.key) for r in rows],
         }
 
     def rows(self) -> list[dict[str, Any]]:

@@ -2,15 +2,14 @@
 severity and period.
 
 The stored rows depend on the set of events only, never on their order (live arrival order and a rebuild service by
-service must give the same rows): one fact row per case, folded by ``fold_case`` (``evolve_case`` plus a few
-order-independent rules of its own), one row per stopped clock and one per survey answer, each keyed by its event.
-Every figure is computed at query time from those rows (``summarize``), so filters and groupings cost no extra state.
+service must give the same rows): one fact row per case (the case's facts, ``facts.fold_case``), one row per stopped
+clock and one per survey answer, each keyed by its event. Every figure is computed at query time from those rows
+(``summarize``), so filters and groupings cost no extra state.
 """
 
 from __future__ import annotations
 
 import functools
-import json
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
@@ -18,14 +17,11 @@ from datetime import UTC, datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
-from services.feedback.projections.base import BatchRunner, Projection, case_key
-from services.feedback.projections.base import dump as _encode
-from services.feedback.projections.cases import evolve_case
-from shared.contracts import EventMessage
+from services.feedback.projections.base import Projection, RowsOf, Table
+from services.feedback.projections.facts import Fact, moment
 from shared.errors import InvalidValue
 from shared.masterdata import MasterData
 from shared.settings import Settings
-from shared.sidetables import Runner
 
 Period = Literal["day", "week", "month"]
 GroupBy = Literal["category", "subcategory", "store", "region", "channel", "severity", "period"]
@@ -38,9 +34,6 @@ SCORES = (1, 2, 3, 4, 5)
 CLOSED_STATUSES = ("closed", "withdrawn", "rejected")
 
 
-# --- folding (pure, order-independent) ---------------------------------------------------------------------------
-
-
 def stamp(at: datetime) -> str:
     """An instant as a fixed-width UTC string, so text order is time order (in SQL too)."""
     if at.utcoffset() is None:
@@ -50,8 +43,7 @@ def stamp(at: datetime) -> str:
 
 @functools.lru_cache(maxsize=65_536)
 def _stamp(at: datetime) -> str:
-    # Cached by the instant (equal instants in any offset give the same string): every projection stamps the same
-    # recorded times.
+    # Cached by the instant (equal instants in any offset give the same string).
     return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
 
 
@@ -61,47 +53,6 @@ def parse_instant(value: Any) -> datetime | None:
         return None
     at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
     return at if at.utcoffset() is not None else at.replace(tzinfo=UTC)
-
-
-def later(doc: dict[str, Any], key: str, at: str, values: dict[str, Any]) -> None:
-    """The "latest wins" rule: set ``values`` when ``at`` (and then the values themselves, to break a tie) is past
-    what ``doc[key]`` recorded."""
-    rank = [at, json.dumps(values, ensure_ascii=False, sort_keys=True, default=str)]
-    if doc.get(key) is None or rank > doc[key]:
-        doc[key] = rank
-        doc.update(values)
-
-
-def fold_case(doc: dict[str, Any] | None, message: EventMessage) -> dict[str, Any]:
-    """A case's facts after one more event (pure): the case view (``evolve_case``) plus the SKU, when the customer
-    was acknowledged (earliest stop of the acknowledge clock), when it was last resolved, whether it was reopened.
-
-    Every rule is a max, a min, a set union or "latest by recorded time": the same events in any order give the same
-    document.
-    """
-    doc = evolve_case(doc, message)
-    payload = message.payload
-    at = stamp(message.envelope.recorded_at)
-    doc.setdefault("sku", None)
-    doc.setdefault("acknowledged_at", None)
-    doc.setdefault("resolved_at", None)
-    doc.setdefault("reopened", False)
-    if message.type == "ComplaintReceived":
-        later(doc, "sku_rank", at, {"sku": payload.get("sku")})
-    elif message.type == "ClockStopped" and (payload.get("clock") or {}).get("name") == "acknowledge":
-        stopped = parse_instant(payload["clock"].get("stopped_at")) or message.envelope.recorded_at
-        if doc["acknowledged_at"] is None or stamp(stopped) < doc["acknowledged_at"]:
-            doc["acknowledged_at"] = stamp(stopped)
-    elif message.type == "CaseResolved":
-        if doc["resolved_at"] is None or at > doc["resolved_at"]:
-            doc["resolved_at"] = at
-    elif message.type == "CaseReopened":
-        doc["reopened"] = True
-    return doc
-
-
-def dump(doc: dict[str, Any]) -> str:
-    return _encode(doc)
 
 
 # --- aggregation (pure) --------------------------------------------------------------------------------------------
@@ -276,130 +227,75 @@ def grouped(
 
 # --- the read model ------------------------------------------------------------------------------------------------
 
-_CASE_COLUMNS = (
-    "case_id",
-    "received_at",
-    "channel",
-    "store_id",
-    "region",
-    "category",
-    "subcategory",
-    "severity",
-    "sku",
-    "acknowledged_at",
-    "resolved_at",
-    "repeated",
-    "reopened",
-    "doc",
-)
-
 
 class Statistics(Projection):
     """Counts, timeliness, durations, satisfaction, repeat and reopen rates, by category, store, region,
     channel, severity and period."""
 
     name = "feedback_statistics"
+    keeps_case = True
     tables = {
-        "cases": "CREATE TABLE IF NOT EXISTS {table} (case_id TEXT PRIMARY KEY, received_at TEXT, channel TEXT, "
-        "store_id TEXT, region TEXT, category TEXT, subcategory TEXT, severity TEXT, sku TEXT, "
-        "acknowledged_at TEXT, resolved_at TEXT, repeated INTEGER NOT NULL, reopened INTEGER NOT NULL, "
-        "doc TEXT NOT NULL)",
-        "clock_stops": "CREATE TABLE IF NOT EXISTS {table} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
-        "clock TEXT NOT NULL, met INTEGER NOT NULL, stopped_at TEXT NOT NULL)",
-        "surveys": "CREATE TABLE IF NOT EXISTS {table} (event_id TEXT PRIMARY KEY, case_id TEXT NOT NULL, "
-        "score INTEGER NOT NULL, answered_at TEXT NOT NULL)",
-    }
+        "cases": Table(
+            {"case_id": "TEXT NOT NULL", "received_at": "TEXT", "channel": "TEXT", "store_id": "TEXT", "region": "TEXT",
+             "category": "TEXT", "subcategory": "TEXT", "severity": "TEXT", "sku": "TEXT", "acknowledged_at": "TEXT",
+             "resolved_at": "TEXT", "repeated": "INTEGER NOT NULL", "reopened": "INTEGER NOT NULL",
+             "doc": "TEXT NOT NULL"},
+            ("case_id",),
+        ),
+        "clock_stops": Table(
+            {"event_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "clock": "TEXT NOT NULL",
+             "met": "INTEGER NOT NULL", "stopped_at": "TEXT NOT NULL"},
+            ("event_id",), upsert=False,
+        ),
+        "surveys": Table(
+            {"event_id": "TEXT NOT NULL", "case_id": "TEXT NOT NULL", "score": "INTEGER NOT NULL",
+             "answered_at": "TEXT NOT NULL"},
+            ("event_id",), upsert=False,
+        ),
+    }  # fmt: skip
     indexes = [
         "CREATE INDEX IF NOT EXISTS {prefix}_cases_received ON {cases} (received_at)",
         "CREATE INDEX IF NOT EXISTS {prefix}_stops_case ON {clock_stops} (case_id)",
         "CREATE INDEX IF NOT EXISTS {prefix}_surveys_case ON {surveys} (case_id)",
     ]
 
-    def __init__(self, settings: Settings) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: Settings, *, aside: bool = False) -> None:
+        super().__init__(settings, aside=aside)
         self.zone = ZoneInfo(settings.timezone)
         self.regions = {sid: store.region for sid, store in MasterData.load(settings.master_data_dir).stores.items()}
 
-    def begin(self) -> dict[str, Any]:
-        # Each case's facts are read once per batch (one query for all of them) and written once at its end, the
-        # stopped clocks and survey answers with them.
-        return {"docs": {}, "stops": [], "surveys": []}
+    def event_rows(self, fact: Fact) -> RowsOf:
+        if fact.type == "ClockStopped":
+            clock = fact.payload.get("clock") or {}
+            stopped = moment(clock["stopped_at"]).stamp if clock.get("stopped_at") else fact.at.stamp
+            met = int(bool(fact.payload.get("met")))
+            return (("clock_stops", (fact.envelope["event_id"], fact.case_id, str(clock.get("name") or UNKNOWN), met,
+                                     stopped)),)  # fmt: skip
+        if fact.type == "SurveyAnswered":
+            return (("surveys", (fact.envelope["event_id"], fact.case_id, int(fact.payload["score"]), fact.at.stamp)),)
+        return ()
 
-    def preload(self, run: BatchRunner, case_ids: list[str], batch: dict[str, Any]) -> None:
-        docs = batch["docs"]
-        docs.update(dict.fromkeys(case_ids))
-        found = run.where_in(f"SELECT case_id, doc FROM {self.table['cases']} WHERE case_id IN ({{marks}})", case_ids)
-        docs.update((row["case_id"], json.loads(row["doc"])) for row in found)
-
-    def apply(self, run: Runner, message: EventMessage, batch: dict[str, Any]) -> None:
-        case_id = case_key(message.envelope.case_id)
-        docs = batch["docs"]
-        if case_id not in docs:
-            rows = run(f"SELECT doc FROM {self.table['cases']} WHERE case_id = ?", (case_id,))
-            docs[case_id] = json.loads(rows[0]["doc"]) if rows else None
-        docs[case_id] = fold_case(docs[case_id], message)
-        if message.type == "ClockStopped":
-            payload = message.payload
-            clock = payload.get("clock") or {}
-            stopped = parse_instant(clock.get("stopped_at")) or message.envelope.recorded_at
-            batch["stops"].append(
-                (
-                    str(message.envelope.event_id),
-                    case_id,
-                    str(clock.get("name") or UNKNOWN),
-                    int(bool(payload.get("met"))),
-                    stamp(stopped),
-                )
-            )
-        elif message.type == "SurveyAnswered":
-            batch["surveys"].append(
-                (
-                    str(message.envelope.event_id),
-                    case_id,
-                    int(message.payload["score"]),
-                    stamp(message.envelope.recorded_at),
-                )
-            )
-
-    def finish(self, run: Runner, batch: dict[str, Any]) -> None:
-        many = run.many  # type: ignore[attr-defined]
-        many(
-            f"INSERT INTO {self.table['clock_stops']} (event_id, case_id, clock, met, stopped_at) "
-            "VALUES (?, ?, ?, ?, ?) ON CONFLICT (event_id) DO NOTHING",
-            batch["stops"],
-        )
-        many(
-            f"INSERT INTO {self.table['surveys']} (event_id, case_id, score, answered_at) VALUES (?, ?, ?, ?) "
-            "ON CONFLICT (event_id) DO NOTHING",
-            batch["surveys"],
-        )
-        columns = _CASE_COLUMNS
-        updates = ", ".join(f"{c} = excluded.{c}" for c in columns if c != "case_id")
-        many(
-            f"INSERT INTO {self.table['cases']} ({', '.join(columns)}) VALUES ({', '.join('?' for _ in columns)}) "
-            f"ON CONFLICT (case_id) DO UPDATE SET {updates}",
-            [self._row(case_id, doc) for case_id, doc in batch["docs"].items() if doc is not None],
-        )
-
-    def _row(self, case_id: str, doc: dict[str, Any]) -> tuple[Any, ...]:
-        """A case's row, in the order of ``_CASE_COLUMNS``."""
-        received = parse_instant(doc["received_at"])
-        return (
+    def case_rows(self, case_id: str, state: dict[str, Any], case_doc: str | None) -> RowsOf:
+        case = state["case"]
+        store = case["store_id"]
+        received = case["received_at"]
+        row = (
             case_id,
-            stamp(received) if received else None,
-            doc["channel"],
-            doc["store_id"],
-            self.regions.get(doc["store_id"]) if doc["store_id"] else None,
-            doc["category"],
-            doc["subcategory"],
-            doc["severity"],
-            doc["sku"],
-            doc["acknowledged_at"],
-            doc["resolved_at"],
-            int("repeat" in doc["flags"]),
-            int(bool(doc["reopened"])),
-            dump(doc),
+            moment(received).stamp if received else None,
+            case["channel"],
+            store,
+            self.regions.get(store) if store else None,
+            case["category"],
+            case["subcategory"],
+            case["severity"],
+            case["sku"],
+            case["acknowledged_at"],
+            case["resolved_at"],
+            int("repeat" in case["flags"]),
+            int(bool(case["reopened"])),
+            case_doc,
         )
+        return (("cases", row),)
 
     # --- queries -------------------------------------------------------------------------------------------------
 
@@ -438,15 +334,6 @@ class Statistics(Projection):
         if period not in PERIODS:
             raise InvalidValue("period", f"unknown period {period!r}", PERIODS)
         return grouped(*self.rows(**filters), group_by=group_by, period=period, zone=self.zone)
-
-    def dump_tables(self) -> dict[str, list[dict[str, Any]]]:
-        """Every stored row, sorted (to compare two builds of the read model)."""
-        return {short: sorted_rows(self, short) for short in self.tables}
-
-
-def sorted_rows(projection: Projection, short: str) -> list[dict[str, Any]]:
-    rows = projection.side.query(f"SELECT * FROM {projection.table[short]}")
-    return sorted(rows, key=lambda row: json.dumps(row, sort_keys=True, default=str))
 
 
 def case_filter(

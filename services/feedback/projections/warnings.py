@@ -1,14 +1,13 @@
 """High-frequency warnings (高频问题预警): a category, SKU or store over its baseline.
 
-The read model keeps one row per case (when it was received, its category, SKU and store, each by an
-order-independent rule, see ``statistics.fold_case``); the warnings themselves are computed at query time for an
+The read model keeps one row per case (when it was received, its category, SKU and store: the case's facts,
+``facts.fold_case``); the warnings themselves are computed at query time for an
 instant ``at`` (``warnings_at``), by the rule of ``config/warnings.yaml`` (``is_warning``). Nothing is stored per
 warning, so the list cannot depend on the order in which the events arrived, and changing the policy needs no rebuild.
 """
 
 from __future__ import annotations
 
-import json
 from collections import defaultdict
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -17,13 +16,12 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from services.feedback.projections.base import BatchRunner, Projection, case_key
-from services.feedback.projections.statistics import dump, fold_case, parse_instant, sorted_rows, stamp
+from services.feedback.projections.base import Projection, RowsOf, Table
+from services.feedback.projections.facts import moment
+from services.feedback.projections.statistics import parse_instant, stamp
 from shared.configfiles import load_config
-from shared.contracts import EventMessage
 from shared.errors import InvalidValue
 from shared.settings import Settings
-from shared.sidetables import Runner
 
 Dimension = Literal["category", "sku", "store"]
 _COLUMN = {"category": "category", "sku": "sku", "store": "store_id"}
@@ -111,46 +109,24 @@ class HighFrequencyWarnings(Projection):
     """High-frequency warnings (高频问题预警): a category, SKU or store over its baseline."""
 
     name = "feedback_warnings"
+    keeps_case = True
     tables = {
-        "cases": "CREATE TABLE IF NOT EXISTS {table} (case_id TEXT PRIMARY KEY, received_at TEXT, category TEXT, "
-        "sku TEXT, store_id TEXT, doc TEXT NOT NULL)",
-    }
+        "cases": Table(
+            {"case_id": "TEXT NOT NULL", "received_at": "TEXT", "category": "TEXT", "sku": "TEXT", "store_id": "TEXT",
+             "doc": "TEXT NOT NULL"},
+            ("case_id",),
+        ),
+    }  # fmt: skip
     indexes = ["CREATE INDEX IF NOT EXISTS {prefix}_cases_received ON {cases} (received_at)"]
 
-    def __init__(self, settings: Settings, policy: WarningPolicy | None = None) -> None:
-        super().__init__(settings)
+    def __init__(self, settings: Settings, policy: WarningPolicy | None = None, *, aside: bool = False) -> None:
+        super().__init__(settings, aside=aside)
         self.policy = policy or load_config(settings.config_dir / "warnings.yaml", WarningPolicy)
 
-    def begin(self) -> dict[str, Any]:
-        return {}
-
-    def preload(self, run: BatchRunner, case_ids: list[str], docs: dict[str, Any]) -> None:
-        docs.update(dict.fromkeys(case_ids))
-        found = run.where_in(f"SELECT case_id, doc FROM {self.table['cases']} WHERE case_id IN ({{marks}})", case_ids)
-        docs.update((row["case_id"], json.loads(row["doc"])) for row in found)
-
-    def apply(self, run: Runner, message: EventMessage, docs: dict[str, Any]) -> None:
-        case_id = case_key(message.envelope.case_id)
-        if case_id not in docs:
-            rows = run(f"SELECT doc FROM {self.table['cases']} WHERE case_id = ?", (case_id,))
-            docs[case_id] = json.loads(rows[0]["doc"]) if rows else None
-        docs[case_id] = fold_case(docs[case_id], message)
-
-    def finish(self, run: Runner, docs: dict[str, Any]) -> None:
-        rows = []
-        for case_id, doc in docs.items():
-            if doc is None:
-                continue
-            received = parse_instant(doc["received_at"])
-            rows.append(
-                (case_id, stamp(received) if received else None, doc["category"], doc["sku"], doc["store_id"], dump(doc))
-            )
-        run.many(  # type: ignore[attr-defined]
-            f"INSERT INTO {self.table['cases']} (case_id, received_at, category, sku, store_id, doc) "
-            "VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT (case_id) DO UPDATE SET received_at = excluded.received_at, "
-            "category = excluded.category, sku = excluded.sku, store_id = excluded.store_id, doc = excluded.doc",
-            rows,
-        )
+    def case_rows(self, case_id: str, state: dict[str, Any], case_doc: str | None) -> RowsOf:
+        case = state["case"]
+        received = moment(case["received_at"]).stamp if case["received_at"] else None
+        return (("cases", (case_id, received, case["category"], case["sku"], case["store_id"], case_doc)),)
 
     def warnings(self, at: datetime) -> list[dict[str, Any]]:
         """The warnings at ``at``, each with the ids of the cases behind it."""
@@ -163,7 +139,3 @@ class HighFrequencyWarnings(Projection):
             (stamp(since), stamp(at)),
         )
         return warnings_at(rows, at, self.policy)
-
-    def dump_tables(self) -> dict[str, list[dict[str, Any]]]:
-        return {short: sorted_rows(self, short) for short in self.tables}
-
