@@ -16,7 +16,7 @@ from contextlib import contextmanager
 from datetime import datetime
 from decimal import Decimal
 from enum import Enum
-from typing import Any, ClassVar, TypeVar
+from typing import Any, ClassVar, NamedTuple, TypeVar
 from uuid import UUID, uuid4, uuid5
 
 import orjson
@@ -345,11 +345,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
 
 class SlowPath(Exception):
-    """``fast_message`` cannot decode this stored event by itself: use ``to_message`` on the domain event."""
+    """``public_json`` cannot decode this stored event by itself: use ``to_message`` on the domain event."""
 
 
 _TRANSCODED: dict[str, Callable[[Any], Any]] = {}
-_PLANS: dict[type[Any], list[tuple[str, Callable[[Any], Any], Any]]] = {}
 _NO_DEFAULT = object()
 
 
@@ -368,83 +367,92 @@ def _json_mode(value: Any) -> Any:
     return value
 
 
-def _plan(contract: type[Any]) -> list[tuple[str, Callable[[Any], Any], Any]]:
-    """Per field of a contract: (name, converter of the stored value to its JSON-mode payload value, default)."""
+class _Plan(NamedTuple):
+    """How to take a contract's payload from a stored body."""
+
+    plain: tuple[tuple[str, type, bool], ...]  # (name, type, optional): str, int, bool fields taken as they are
+    converted: tuple[tuple[str, Callable[[Any], Any]], ...]  # (name, stored value -> its JSON-mode payload value)
+    defaults: dict[str, Any]  # name -> the default of a field the body may lack (list, dict: a new one each time)
+
+
+def _plan(contract: type[Any]) -> _Plan:
+    """The plan of a contract's fields (made once per contract)."""
     from pydantic import TypeAdapter
 
-    plan = _PLANS.get(contract)
-    if plan is not None:
-        return plan
-    plan = []
+    plain, converted, defaults = [], [], {}
     for name, info in contract.model_fields.items():
         annotation = info.annotation
         if annotation in (str, int, bool, str | None):
-            optional, kind = annotation == str | None, str if annotation == str | None else annotation
-
-            def convert(value: Any, kind: Any = kind, optional: bool = optional, name: str = name) -> Any:
-                if type(value) is not kind and not (optional and value is None):
-                    raise SlowPath(name)  # pydantic would coerce (or refuse) it
-                return value
-
+            optional = annotation == str | None
+            plain.append((name, str if optional else annotation, optional))
         elif isinstance(annotation, type) and issubclass(annotation, str) and issubclass(annotation, Enum):
 
             def convert(value: Any, kind: Any = annotation) -> Any:
                 return kind(value).value  # a str enum's JSON form is its value
 
+            converted.append((name, convert))
+        elif annotation in _SIMPLE:
+            converted.append((name, _SIMPLE[annotation]))
         else:
-            # Anything else (UUIDs, decimals, instants, lists, dicts, nested models): the stored value in JSON mode,
-            # validated and dumped by pydantic for that field alone (cheap next to the whole message).
+            # Anything else (instants, nested models, ...): the stored value in JSON mode, validated and dumped by
+            # pydantic for that field alone (cheap next to the whole message).
             adapter = TypeAdapter(annotation)
 
             def convert(value: Any, adapter: Any = adapter) -> Any:
                 return adapter.dump_python(adapter.validate_python(_json_mode(value)), mode="json")
 
-            if annotation in _SIMPLE:
-                convert = _SIMPLE[annotation]
-        default = _NO_DEFAULT
-        if not info.is_required():
-            if info.default_factory is not None:
-                default = _NO_DEFAULT  # made per message: the slow path makes it
-            elif info.default is None or type(info.default) in (str, int, bool):
-                default = info.default
+            converted.append((name, convert))
+        if not info.is_required() and info.default_factory is None:
+            if info.default is None or type(info.default) in (str, int, bool):
+                defaults[name] = info.default
             elif type(info.default) in (list, dict) and not info.default:
-                default = type(info.default)  # an empty list or dict: a new one per message, as pydantic makes it
-        plan.append((name, convert, default))
-    _PLANS[contract] = plan
-    return plan
+                defaults[name] = type(info.default)  # an empty list or dict: a new one per message, as pydantic does
+        # A default made by a factory is made per message: a body without the field takes the slow path.
+    return _Plan(tuple(plain), tuple(converted), defaults)
 
 
 def public_json(topic: str, state: bytes, mapper: Mapper[Any]) -> tuple[str, dict[str, Any], dict[str, Any]] | None:
     """The public message of a stored event in its JSON form — (type, envelope, payload) as ``to_message`` would
     dump them — or None when its type has no contract; without making the domain event or validating the payload
-    with pydantic: the body is decoded once (orjson) and each contract field is taken from it (str, int, bool and str
-    enums as they are; other fields through pydantic, field by field); the envelope is stored in its JSON form
-    already. The stored events were valid when written.
+    with pydantic: the body is decoded once (orjson) and each contract field is taken from it (str, int and bool
+    fields as they are, once their type is checked; others converted field by field); the envelope is stored in its
+    JSON form already. The stored events were valid when written.
 
     Raises ``SlowPath`` where it cannot be sure (an unexpected value type, a missing field with a computed default,
     an unknown transcoding, a cipher or compressor): decode that one with ``to_message``.
     """
-    type_name = _public_types.get(topic, _NO_DEFAULT)
-    if type_name is _NO_DEFAULT:
+    known = _public_types.get(topic)
+    if known is None:
         name = topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-        type_name = _public_types[topic] = name if name in CONTRACTS else None
-    if type_name is None:
+        known = _public_types[topic] = (name, _plan(CONTRACTS[name])) if name in CONTRACTS else (None, None)
+    type_name, plan = known
+    if plan is None:
         return None
     if mapper.cipher is not None or mapper.compressor is not None:
         raise SlowPath("cipher or compressor")
     body = orjson.loads(chain.split(state)[0])  # transcoding markers left in: converted per field
     payload = {}
-    for name, convert, default in _plan(CONTRACTS[type_name]):  # type: ignore[index]
-        if name in body:
-            payload[name] = convert(body[name])
-        elif default is _NO_DEFAULT:
-            raise SlowPath(name)
-        else:
-            payload[name] = default() if default is list or default is dict else default
-    return type_name, body["envelope"], payload  # type: ignore[return-value]
+    for name, kind, optional in plan.plain:
+        value = body.get(name, _NO_DEFAULT)
+        if type(value) is not kind and not (optional and value is None):
+            value = _missing(plan, name, value)
+        payload[name] = value
+    for name, convert in plan.converted:
+        value = body.get(name, _NO_DEFAULT)
+        payload[name] = _missing(plan, name, value) if value is _NO_DEFAULT else convert(value)
+    return type_name, body["envelope"], payload
 
 
-_public_types: dict[str, Any] = {}  # topic -> its contract's type name, or None
+def _missing(plan: _Plan, name: str, value: Any) -> Any:
+    """The default of a field the body lacks (SlowPath if it has none, or if the field is there with a value of
+    another type: pydantic would coerce or refuse it)."""
+    if value is not _NO_DEFAULT or name not in plan.defaults:
+        raise SlowPath(name)
+    default = plan.defaults[name]
+    return default() if default is list or default is dict else default
+
+
+_public_types: dict[str, tuple[str | None, _Plan | None]] = {}  # topic -> (its contract's type name, plan)
 
 
 def _uuid(value: Any) -> str:

@@ -13,7 +13,6 @@ It depends on the set of events only, never on their order: each kind of fact co
 
 from __future__ import annotations
 
-import functools
 from datetime import UTC, datetime
 from typing import Any, NamedTuple
 
@@ -42,14 +41,32 @@ class Moment(NamedTuple):
     local: str  # isoformat in the offset it was recorded with: the timeline's form
 
 
-@functools.lru_cache(maxsize=1 << 17)
 def moment(text: str) -> Moment:
-    """An ISO 8601 instant with its offset (``…Z`` or ``…+08:00``) in every stored form."""
+    """An ISO 8601 instant with its offset (``…Z`` or ``…+08:00``) in every stored form, parsed once per text."""
+    found = _MOMENTS.get(text)
+    if found is None:
+        found = _parse(text)
+        if len(_MOMENTS) > _MOMENTS_KEPT:
+            _MOMENTS.clear()  # a rebuild meets each instant a few times, close together: no need for LRU order
+        # The forms it is stored in are parsed again later (the case's facts keep ``iso``): the same moment.
+        _MOMENTS[text] = _MOMENTS[found.iso] = _MOMENTS[found.local] = found
+    return found
+
+
+_MOMENTS: dict[str, Moment] = {}
+_MOMENTS_KEPT = 1 << 18
+
+
+def _parse(text: str) -> Moment:
     at = datetime.fromisoformat(text)
-    if at.utcoffset() is None:
+    offset = at.utcoffset()
+    if offset is None:
         raise ValueError(f"instants must be timezone-aware: {text!r}")
-    utc = at.astimezone(UTC)
-    return Moment(utc, utc.isoformat(), utc.strftime("%Y-%m-%dT%H:%M:%S.%f+00:00"), at.isoformat())
+    utc = at.astimezone(UTC) if offset or at.tzinfo is not UTC else at
+    iso = utc.isoformat()
+    # isoformat gives the microseconds only when there are some: the stamp always has them (fixed width).
+    stamp = iso if len(iso) == 32 else f"{iso[:19]}.000000+00:00"
+    return Moment(utc, iso, stamp, iso if utc is at else at.isoformat())
 
 
 class Fact:
