@@ -10,7 +10,7 @@ from fastapi import FastAPI
 
 from services.feedback import api as feedback_api
 from services.feedback.application import Feedback
-from services.feedback.projections import CaseViews, HighFrequencyWarnings, ReadModels
+from services.feedback.projections import CaseViews, ReadModels, Statistics
 from services.intake import api as intake_api
 from services.intake.application import Intake
 from services.intake.mailbox import Mailbox
@@ -50,7 +50,7 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
     if name == "feedback":
         models = ReadModels(settings)
         feedback = Feedback(settings, clock)
-        warnings = models[HighFrequencyWarnings.name]
+        statistics = models[Statistics.name]
         return Service(
             feedback,
             feedback_api.router,
@@ -71,7 +71,7 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
                 # High-frequency warnings become events, once per value and day.
                 every(
                     settings.warning_check_seconds,
-                    lambda: feedback.record_warnings(warnings.warnings(clock.now())),
+                    lambda: feedback.record_warnings(statistics.warnings(clock.now())),
                     "warnings",
                 ),
             ],

@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
@@ -361,10 +362,15 @@ def _json_mode(value: Any) -> Any:
             if convert is None:
                 raise SlowPath(value["_type_"])
             return convert(value["_data_"])
+        if not any(type(item) in _NESTED for item in value.values()):
+            return value  # nothing inside to convert (the decoded body is ours: no copy needed)
         return {key: _json_mode(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_json_mode(item) for item in value]
     return value
+
+
+_NESTED = (dict, list)
 
 
 class _Plan(NamedTuple):
@@ -387,8 +393,10 @@ def _plan(contract: type[Any]) -> _Plan:
             plain.append((name, str if optional else annotation, optional))
         elif isinstance(annotation, type) and issubclass(annotation, str) and issubclass(annotation, Enum):
 
-            def convert(value: Any, kind: Any = annotation) -> Any:
-                return kind(value).value  # a str enum's JSON form is its value
+            def convert(value: Any, values: frozenset[str] = frozenset(m.value for m in annotation)) -> Any:
+                if type(value) is not str or value not in values:
+                    raise SlowPath(name)
+                return value  # a str enum's JSON form is its value
 
             converted.append((name, convert))
         elif annotation in _SIMPLE:
@@ -458,7 +466,12 @@ _public_types: dict[str, tuple[str | None, _Plan | None]] = {}  # topic -> (its 
 def _uuid(value: Any) -> str:
     if type(value) is not str:
         raise SlowPath("uuid")
+    if _HEX_UUID.fullmatch(value):  # as uuid_hex stores them: 32 lower-case hex digits; str(UUID(...)) without it
+        return f"{value[:8]}-{value[8:12]}-{value[12:16]}-{value[16:20]}-{value[20:]}"
     return str(UUID(value))
+
+
+_HEX_UUID = re.compile("[0-9a-f]{32}")
 
 
 def _decimal(value: Any) -> str:

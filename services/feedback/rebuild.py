@@ -30,10 +30,13 @@ service's head and the lag. The head is the last notification that carries a pub
 
 from __future__ import annotations
 
+import functools
 import gc
 import heapq
 import itertools
 import logging
+import multiprocessing
+import os
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -70,6 +73,9 @@ CACHE = 50_000
 CHECKED = 3
 # A catch-up applies the logs' tails this many messages a transaction; the swap applies the rest under its lock.
 TAIL = 1_000
+# Processes a bulk build uses at most, and the size of the logs (notifications) from which it uses more than one.
+WORKERS = 2
+PARALLEL_FROM = 100_000
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
@@ -83,11 +89,13 @@ class StoreLog:
     the messages the service's relay publishes.
     """
 
-    def __init__(self, service: str, settings: Settings) -> None:
+    def __init__(self, service: str, settings: Settings, create: bool = True) -> None:
         self.name = service
         # One reader on one thread: one connection, not the pool a service keeps (the live system may be using most
-        # of the server's connections).
+        # of the server's connections). ``create``: make the service's tables if missing (not in a rebuild's
+        # workers: their parent did, and concurrent ``CREATE … IF NOT EXISTS`` may fail on PostgreSQL).
         env = settings.persistence_env(service, connections=1)
+        env["CREATE_TABLE"] = "yes" if create else "no"
         self.factory = InfrastructureFactory.construct(Environment(service, env))
         self.recorder: ProcessRecorder = self.factory.process_recorder()
         self.side = SideTables(self.recorder, service)
@@ -128,30 +136,44 @@ class StoreLog:
             yield notifications
             after = notifications[-1].id
 
-    def rows(self, after: int = 0, size: int = PAGE) -> Iterator[list[tuple[int, str, bytes]]]:
-        """(notification id, topic, state) after ``after``, ``size`` at a time, by a plain cursor, until the end."""
+    def rows(self, after: int = 0, size: int = PAGE, stop: int | None = None) -> Iterator[list[tuple[int, str, bytes]]]:
+        """(notification id, topic, state) after ``after`` (up to ``stop``), ``size`` at a time, by a plain cursor,
+        until the end."""
         side, column = self.side, self.side.notification_id_column
-        sql = f"SELECT {column}, topic, state FROM {side.events_table} WHERE {column} > ? ORDER BY {column} LIMIT ?"
+        sql = f"SELECT {column}, topic, state FROM {side.events_table} WHERE {column} > ? AND {column} <= ? "
+        sql += f"ORDER BY {column} LIMIT ?"
         if side.is_postgres:
             sql = sql.replace("?", "%s")
-        while True:
+        end = stop if stop is not None else 2**63 - 1
+        while after < end:
             with side.datastore.transaction(commit=False) as wrapped:
                 cursor = getattr(wrapped, "sqlite_cursor", wrapped)
                 if side.is_postgres:
                     cursor.row_factory = tuple_row
-                cursor.execute(sql, (after, size))
+                cursor.execute(sql, (after, end, size))
                 rows = cursor.fetchall()
             if not rows:
                 return
             yield rows
             after = rows[-1][0]
 
-    def facts(self, after: int = 0, size: int = PAGE) -> Iterator[list[Fact]]:
-        """The public facts after ``after``, a page at a time (every notification read counts in ``read``)."""
-        for rows in self.rows(after, size):
+    def facts(
+        self, after: int = 0, size: int = PAGE, stop: int | None = None, part: tuple[int, int] | None = None
+    ) -> Iterator[list[Fact]]:
+        """The public facts after ``after`` (up to ``stop``), a page at a time; with ``part`` (index, parts) only the
+        cases of that part (``case_part``). Every notification read counts in ``read``."""
+        for rows in self.rows(after, size, stop):
             self.read += len(rows)
             self.last = rows[-1][0]
-            yield [fact for row in rows if (fact := self.fact(*row)) is not None]
+            if part is None:
+                yield [fact for row in rows if (fact := self.fact(*row)) is not None]
+                continue
+            index, parts = part
+            rows = [row for row in rows if is_public(row[1]) and case_part(row[2], parts) == index]
+            facts = [fact for row in rows if (fact := self.fact(*row)) is not None]
+            if any(fact_part(fact, parts) != index for fact in facts):
+                raise AssertionError(f"{self.name}: a stored event's case read from its bytes is not its case")
+            yield facts
 
     def fact(self, notification_id: int, topic: str, state: bytes) -> Fact | None:
         """The fact of one stored event (None if it is not public). The first ``CHECKED`` of each type are also
@@ -186,9 +208,31 @@ class StoreLog:
         self.factory.close()
 
 
+@functools.lru_cache(maxsize=1024)
 def is_public(topic: str) -> bool:
     """Whether events of this topic (``module:Class.Event``) have a contract, i.e. are published."""
     return topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1] in CONTRACTS
+
+
+_ENVELOPE = b'"envelope":{'
+_CASE_ID = b'"case_id":"'
+
+
+def case_part(state: bytes, parts: int) -> int:
+    """Which of ``parts`` parts a stored event's case falls in, read from the stored bytes without decoding them: the
+    first 8 hex digits of the envelope's ``case_id`` (the envelope's first keys are ``event_id``, ``case_id``), modulo
+    ``parts``. The same as ``fact_part`` of the decoded fact."""
+    envelope = state.find(_ENVELOPE)
+    at = state.find(_CASE_ID, envelope) if envelope >= 0 else -1
+    if at < 0:
+        raise ValueError("a public event without an envelope's case_id")
+    at += len(_CASE_ID)
+    return int(state[at : at + 8], 16) % parts
+
+
+def fact_part(fact: Fact, parts: int) -> int:
+    """``case_part`` of a decoded fact."""
+    return int(fact.case_id[:8], 16) % parts
 
 
 @dataclass
@@ -223,20 +267,34 @@ def rebuild(
     *,
     page: int = PAGE,
     cache: int = CACHE,
+    workers: int | None = None,
     services: Sequence[str] = SERVICES,
 ) -> RebuildReport:
     """Build each projection anew aside from every service's log, catch up, and swap it in for the live one.
-    ``progress(done, total)`` counts notifications read."""
+
+    ``workers``: processes that share the bulk build, each folding its part of the cases (default: one per core,
+    up to ``WORKERS``, once the logs hold ``PARALLEL_FROM`` notifications; one below that, where starting them costs
+    more than they save). ``progress(done, total)`` counts notifications read."""
     started = time.perf_counter()
     report = RebuildReport(applied={p.name: 0 for p in projections})
+    stops = _heads(settings, services)  # the bulk reads every log up to its head now; the catch-up does the rest
+    if workers is None:
+        workers = min(os.cpu_count() or 1, WORKERS) if sum(stops.values()) >= PARALLEL_FROM else 1
     asides = [type(p)(settings, aside=True) for p in projections]
     try:
-        with bulk(asides):
-            positions = Build(asides, cache).run(settings, services, page, report, progress)
         for aside in asides:
-            # Write the tail durably: the swap is what the live read model becomes.
-            applied = catch_up(aside, settings, services, positions)
-            applied += aside.replace(live=_live(projections, aside), tail=lambda at: _tail(settings, services, at))
+            aside.drop()  # what an interrupted rebuild left
+            aside.create()
+        if workers > 1:
+            _in_workers(asides, settings, stops, report, progress, page, cache, workers)
+        else:
+            with bulk(asides):
+                Build(asides, cache).run(settings, stops, report, progress, page)
+        for aside in asides:
+            with aside.transaction() as run:
+                aside.write(run, {"watermarks": [(name, at) for name, at in stops.items() if at]})
+            applied = catch_up(aside, settings, stops)
+            applied += aside.replace(live=_live(projections, aside), tail=lambda at: _tail(settings, at))
             report.applied[aside.name] += applied
             report.caught_up = max(report.caught_up, applied)
     finally:
@@ -248,6 +306,61 @@ def rebuild(
 
 def _live(projections: Sequence[Projection], aside: Projection) -> Projection:
     return next(p for p in projections if p.name == aside.name)
+
+
+def _in_workers(
+    asides: Sequence[Projection],
+    settings: Settings,
+    stops: dict[str, int],
+    report: RebuildReport,
+    progress: Progress | None,
+    page: int,
+    cache: int,
+    workers: int,
+) -> None:
+    """The bulk build in ``workers`` processes (spawned: the caller may run threads), each its part of the cases."""
+    context = multiprocessing.get_context("spawn")
+    read = context.Array("q", workers, lock=False)  # notifications each worker has read, for the progress
+    names = [aside.name for aside in asides]
+    jobs = [(settings, names, stops, page, cache, (index, workers)) for index in range(workers)]
+    with context.Pool(workers, initializer=_share, initargs=(read,)) as pool:
+        pending = pool.starmap_async(_build_part, jobs)
+        while not pending.ready():
+            pending.wait(0.5)
+            if progress:
+                progress(min(read), sum(stops.values()))
+        for messages in pending.get():
+            report.messages += messages
+            for name in names:
+                report.applied[name] += messages
+    report.notifications = sum(stops.values())
+
+
+_read: Any = None  # in a worker: the shared array of notifications read
+
+
+def _share(read: Any) -> None:
+    global _read
+    _read = read
+
+
+def _build_part(
+    settings: Settings, names: list[str], stops: dict[str, int], page: int, cache: int, part: tuple[int, int]
+) -> int:
+    """One worker's part of a bulk build (its cases only); returns how many messages it applied."""
+    asides = [kind(settings, aside=True, create=False) for name in names for kind in projection_kinds(name)]
+    report = RebuildReport(applied={name: 0 for name in names})
+    try:
+        with bulk(asides):
+
+            def progress(done: int, total: int) -> None:
+                _read[part[0]] = done
+
+            Build(asides, cache).run(settings, stops, report, progress, page, part)
+    finally:
+        for aside in asides:
+            aside.close()
+    return report.messages
 
 
 @contextmanager
@@ -286,20 +399,27 @@ class Build:
         self.limit = cache
         self.cases: dict[str, list[Any]] = {}  # case id -> [the case's facts, each aside's state]; oldest first
         self.written: set[str] = set()  # cases written out at least once (their rows are in the aside tables)
+        # Only what a read model does beyond the shared fold is called per fact.
+        self.folds = [(p.fold, i) for i, p in enumerate(asides, start=1) if type(p).fold is not Projection.fold]
+        emitting = [(p, i) for i, p in enumerate(asides) if type(p).event_rows is not Projection.event_rows]
+        self.emits = [(p.event_rows, i) for p, i in emitting]
 
     def run(
         self,
         settings: Settings,
-        services: Sequence[str],
-        page: int,
+        stops: dict[str, int],
         report: RebuildReport,
         progress: Progress | None,
-    ) -> dict[str, int]:
-        """Read every log to its end into the asides; returns the last notification id read per service."""
-        total = sum(_heads(settings, services).values())
-        logs = [StoreLog(name, settings) for name in services]  # one connection each, read side by side
+        page: int = PAGE,
+        part: tuple[int, int] | None = None,
+    ) -> None:
+        """Read every log up to ``stops`` into the asides (with ``part``: only that part of the cases)."""
+        total = sum(stops.values())
+        # One connection each, read side by side (a worker's parent made any missing table).
+        logs = [StoreLog(name, settings, create=part is None) for name in stops]
         try:
-            streams = (itertools.chain.from_iterable(log.facts(size=page)) for log in logs)
+            pages = (log.facts(size=page, stop=stops[log.name], part=part) for log in logs)
+            streams = [itertools.chain.from_iterable(facts) for facts in pages]
             batch: list[Fact] = []
             for fact in heapq.merge(*streams, key=lambda fact: fact.at.stamp):
                 batch.append(fact)
@@ -311,16 +431,11 @@ class Build:
             self.add(batch, report)
             self.flush(list(self.cases))
             report.notifications = sum(log.read for log in logs)
-            positions = {log.name: log.last for log in logs}
         finally:
             for log in logs:
                 log.close()
-        for aside in self.asides:
-            with aside.transaction() as run:
-                aside.write(run, {"watermarks": [(name, at) for name, at in positions.items() if at]})
         if progress:
-            progress(report.notifications, max(total, report.notifications))
-        return positions
+            progress(report.notifications, total)
 
     def add(self, facts: list[Fact], report: RebuildReport) -> None:
         """Fold one page of facts; write its per-event rows, and the cases that leave the cache."""
@@ -332,15 +447,22 @@ class Build:
         cases, asides, shares = self.cases, self.asides, self.shares_case
         rows: list[Rows] = [defaultdict(list) for _ in asides]
         for fact in about:
-            entry = cases.pop(fact.case_id, None) or [None, *(p.new_state() for p in asides)]
+            entry = cases.pop(fact.case_id, None)
+            if entry is None:
+                entry = [None, *(p.new_state() for p in asides)]
             cases[fact.case_id] = entry  # the most recently touched last
             if shares:
-                entry[0] = case = fold_case(entry[0], fact)
-            for projection, state, found in zip(asides, entry[1:], rows, strict=True):
-                if projection.keeps_case:
-                    state["case"] = case
-                projection.fold(state, fact)
-                for short, row in projection.event_rows(fact):
+                case = fold_case(entry[0], fact)  # in place, but a new dict for a new case
+                if case is not entry[0]:
+                    entry[0] = case
+                    for projection, state in zip(asides, entry[1:], strict=True):
+                        if projection.keeps_case:
+                            state["case"] = case
+            for fold, i in self.folds:
+                fold(entry[i], fact)
+            for emit, i in self.emits:
+                found = rows[i]
+                for short, row in emit(fact):
                     found[short].append(row)
         leaving = list(itertools.islice(cases, max(len(cases) - self.limit, 0)))
         self.flush(leaving, rows)
@@ -349,7 +471,7 @@ class Build:
         """Write these cases (and the page's per-event rows), each aside in one transaction; they leave the cache."""
         fresh: list[Rows] = rows or [defaultdict(list) for _ in self.asides]
         again: list[Rows] = [defaultdict(list) for _ in self.asides]
-        for case_id in case_ids:
+        for case_id in sorted(case_ids):  # in key order: the case tables' keys are written in sequence
             entry = self.cases.pop(case_id)
             doc = dump(entry[0]) if self.shares_case else None
             target = again if case_id in self.written else fresh
@@ -384,26 +506,27 @@ class Build:
             self.cases[case_id] = entry
 
 
-def catch_up(projection: Projection, settings: Settings, services: Sequence[str], positions: dict[str, int]) -> int:
-    """Apply the logs' messages after ``positions`` as the live consumer does (``TAIL`` a transaction)."""
+def catch_up(projection: Projection, settings: Settings, positions: dict[str, int]) -> int:
+    """Apply the logs' messages after ``positions`` (one per service) as the live consumer does (``TAIL`` a
+    transaction)."""
     applied = 0
-    for name in services:
+    for name, after in positions.items():
         log = StoreLog(name, settings)
         try:
-            for facts in log.facts(after=positions.get(name, 0), size=TAIL):
+            for facts in log.facts(after=after, size=TAIL):
                 applied += projection.handle_batch(facts)
         finally:
             log.close()
     return applied
 
 
-def _tail(settings: Settings, services: Sequence[str], positions: dict[str, int]) -> list[Fact]:
-    """Every service's facts after ``positions``."""
+def _tail(settings: Settings, positions: dict[str, int]) -> list[Fact]:
+    """Every service's facts after ``positions`` (one per service)."""
     found: list[Fact] = []
-    for name in services:
+    for name, after in positions.items():
         log = StoreLog(name, settings)
         try:
-            for facts in log.facts(after=positions.get(name, 0)):
+            for facts in log.facts(after=after):
                 found += facts
         finally:
             log.close()

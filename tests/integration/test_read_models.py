@@ -19,7 +19,7 @@ from fastapi.testclient import TestClient
 
 from services.feedback.api.statistics import router
 from services.feedback.application import Feedback
-from services.feedback.projections import HighFrequencyWarnings, ReadModels, Statistics, WorkQueues
+from services.feedback.projections import ReadModels, Statistics, WorkQueues
 from services.routing.calendar import ClockMode
 from services.routing.clocks import Clock, ClockName
 from shared.clock import ManualClock
@@ -29,7 +29,7 @@ from shared.settings import Settings
 from tests.support import event_types
 from tests.unit.helpers import message
 
-KINDS = [Statistics, HighFrequencyWarnings, WorkQueues]
+KINDS = [Statistics, WorkQueues]
 T0 = datetime(2026, 11, 20, 2, 0, tzinfo=UTC)  # 10:00 in Shanghai
 AT = datetime(2026, 11, 25, 0, 0, tzinfo=UTC)
 QUEUE = "east-service"
@@ -273,13 +273,13 @@ def test_work_queues(models: ReadModels) -> None:
 def test_warnings_become_events_once_per_value_and_day(models: ReadModels, settings: Settings) -> None:
     # Given the warnings the read model computes at AT
     feed(models, scenario()[0], batch=50)
-    computed = models[HighFrequencyWarnings.name].warnings(AT)
+    computed = models[Statistics.name].warnings(AT)
     assert computed
     feedback = Feedback(settings, ManualClock(AT))
     try:
         # When feedback records them, and checks again later the same day
         assert feedback.record_warnings(computed) == len(computed)
-        assert feedback.record_warnings(models[HighFrequencyWarnings.name].warnings(AT + timedelta(hours=1))) == 0
+        assert feedback.record_warnings(models[Statistics.name].warnings(AT + timedelta(hours=1))) == 0
         # Then each is one event naming the value and the cases behind it
         raised = [t for t in event_types(feedback) if t == "HighFrequencyWarningRaised"]
         assert len(raised) == len(computed)

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from services.feedback.projections.facts import evolve_case
+from services.feedback.projections.facts import evolve_case, stamp
 from services.feedback.projections.queues import clock_due, fold_clock, nearest_due
 from services.feedback.projections.statistics import (
     csat,
@@ -21,7 +21,6 @@ from services.feedback.projections.statistics import (
     percentile,
     period_of,
     rate,
-    stamp,
     summarize,
     timeliness,
 )

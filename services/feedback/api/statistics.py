@@ -11,14 +11,13 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
-from services.feedback.projections import HighFrequencyWarnings, Statistics, WorkQueues
+from services.feedback.projections import Statistics, WorkQueues
 from services.feedback.projections.statistics import EXPORT_COLUMNS, GroupBy, Period
 from shared.http import now, read_model
 
 router = APIRouter(tags=["statistics"])
 
 Stats = Annotated[Statistics, Depends(read_model(Statistics.name))]
-Warnings = Annotated[HighFrequencyWarnings, Depends(read_model(HighFrequencyWarnings.name))]
 Queues = Annotated[WorkQueues, Depends(read_model(WorkQueues.name))]
 
 From = Annotated[
@@ -80,7 +79,7 @@ def export_csv(
 
 @router.get("/api/warnings")
 def list_warnings(
-    warnings: Warnings,
+    warnings: Stats,
     request: Request,
     at: Annotated[datetime | None, Query(description="when the window ends (default now), with its timezone")] = None,
 ) -> dict[str, Any]:

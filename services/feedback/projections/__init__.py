@@ -15,12 +15,11 @@ from services.feedback.projections.facts import Fact, as_fact, evolve_case
 from services.feedback.projections.library import CaseLibrary
 from services.feedback.projections.queues import WorkQueues
 from services.feedback.projections.statistics import Statistics
-from services.feedback.projections.warnings import HighFrequencyWarnings
 from shared.contracts import EventMessage
 from shared.settings import Settings
 
 # Every read model feedback keeps; one durable consumer feeds them all (each keeps its own tracking).
-PROJECTIONS: list[type[Projection]] = [CaseViews, WorkQueues, Statistics, HighFrequencyWarnings, CaseLibrary]
+PROJECTIONS: list[type[Projection]] = [CaseViews, WorkQueues, Statistics, CaseLibrary]
 
 
 class ReadModels:
@@ -51,7 +50,6 @@ __all__ = [
     "CaseLibrary",
     "CaseViews",
     "Fact",
-    "HighFrequencyWarnings",
     "Projection",
     "ReadModels",
     "Statistics",

@@ -46,7 +46,9 @@ RowsOf = Iterable[tuple[str, tuple[Any, ...]]]  # (table, row) pairs
 @dataclass(frozen=True)
 class Table:
     """One table of a read model: its columns (name -> SQL type, in order) and its key. ``upsert``: a row is
-    written again when its case changes (per-case rows); otherwise it is written once (per-event rows)."""
+    written again when its case changes (per-case rows, keyed by the table's primary key); otherwise it is written
+    once (per-event rows, keyed by a unique index: an aside build adds it after its bulk load, which is several times
+    faster than keeping a key on random ids up to date row by row)."""
 
     columns: dict[str, str]
     key: tuple[str, ...]
@@ -54,15 +56,25 @@ class Table:
 
     def ddl(self, table: str) -> str:
         columns = ", ".join(f"{name} {kind}" for name, kind in self.columns.items())
-        return f"CREATE TABLE IF NOT EXISTS {table} ({columns}, PRIMARY KEY ({', '.join(self.key)}))"
+        primary = f", PRIMARY KEY ({', '.join(self.key)})" if self.upsert else ""
+        return f"CREATE TABLE IF NOT EXISTS {table} ({columns}{primary})"
 
-    def insert(self, table: str) -> str:
-        """The statement writing one row: an upsert, or an insert that skips a row it has."""
+    def key_index(self, prefix: str, short: str, table: str) -> str | None:
+        """The unique index that keys a per-event table (None for a per-case one: its primary key does)."""
+        if self.upsert:
+            return None
+        return f"CREATE UNIQUE INDEX IF NOT EXISTS {prefix}_{short}_key ON {table} ({', '.join(self.key)})"
+
+    def insert(self, table: str, keyed: bool = True) -> str:
+        """The statement writing one row: an upsert, or an insert that skips a row it has (a plain insert into a
+        per-event table not keyed yet)."""
         names = list(self.columns)
-        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))}) "
-        sql += f"ON CONFLICT ({', '.join(self.key)}) DO "
+        sql = f"INSERT INTO {table} ({', '.join(names)}) VALUES ({', '.join('?' * len(names))})"
+        if not self.upsert and not keyed:
+            return sql
         updates = [f"{name} = excluded.{name}" for name in names if name not in self.key]
-        return sql + (f"UPDATE SET {', '.join(updates)}" if self.upsert and updates else "NOTHING")
+        action = f"UPDATE SET {', '.join(updates)}" if self.upsert and updates else "NOTHING"
+        return f"{sql} ON CONFLICT ({', '.join(self.key)}) DO {action}"
 
 
 # Every projection's tracking: a row per applied message, and a rebuild's watermark per upstream service.
@@ -144,7 +156,10 @@ class Projection:
     keeps_case: ClassVar[bool] = False
     case_table: ClassVar[str] = "cases"
 
-    def __init__(self, settings: Settings, *, aside: bool = False) -> None:
+    def __init__(self, settings: Settings, *, aside: bool = False, create: bool = True) -> None:
+        """The read model on the settings' store; ``aside``: its aside build; ``create``: make missing tables (a
+        rebuild's worker opens tables its parent made: concurrent ``CREATE … IF NOT EXISTS`` may fail on
+        PostgreSQL)."""
         # An aside build is written by one thread: one connection (the live system keeps its pools).
         env = Environment(self.name, settings.persistence_env(self.name, connections=1 if aside else None))
         self.factory = InfrastructureFactory.construct(env)
@@ -152,13 +167,13 @@ class Projection:
         self.aside = aside
         self.schema = {**self.tables, **TRACKING}
         self.table = {short: self.side.table(short) for short in self.schema}
-        self.statements = {short: spec.insert(self.table[short]) for short, spec in self.schema.items()}
+        # An aside build's per-event tables get their keys when it is swapped in; until then nothing conflicts.
+        self.statements = {short: spec.insert(self.table[short], not aside) for short, spec in self.schema.items()}
         self.lock_key = lock_key(self.name)
         # Set by a rebuild on the projections it fills (SQLite): commits without waiting for the disk.
         self.unsynced = False
-        if aside:
-            self.drop()  # what an interrupted rebuild left
-        self.create()
+        if create:
+            self.create()
 
     def create(self) -> None:
         """Create the tables (and, unless aside, the indexes) if they are missing."""
@@ -170,7 +185,10 @@ class Projection:
                     run(ddl)
 
     def index_statements(self) -> list[str]:
-        return [ddl.format(prefix=self.name, **self.table) for ddl in self.indexes]
+        """The keys of the per-event tables and the read model's indexes (``create`` makes them; an aside build's
+        ``replace`` makes them once its tables have their live names)."""
+        keys = [spec.key_index(self.name, short, self.table[short]) for short, spec in self.schema.items()]
+        return [key for key in keys if key] + [ddl.format(prefix=self.name, **self.table) for ddl in self.indexes]
 
     def drop(self) -> None:
         """Drop every table of this projection."""

@@ -69,10 +69,26 @@ def _parse(text: str) -> Moment:
     return Moment(utc, iso, stamp, iso if utc is at else at.isoformat())
 
 
+def stamp(at: datetime) -> str:
+    """An aware instant as a fixed-width UTC string, so text order is time order (in SQL too): ``Moment.stamp``."""
+    if at.utcoffset() is None:
+        raise ValueError("instants must be timezone-aware")
+    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
+
+
+def parse_instant(value: Any) -> datetime | None:
+    """An ISO 8601 instant (a string from a payload or a row) as an aware datetime (UTC if it names no offset);
+    None for None."""
+    if value is None:
+        return None
+    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value))
+    return at if at.utcoffset() is not None else at.replace(tzinfo=UTC)
+
+
 class Fact:
     """One public event, as the read models fold it."""
 
-    __slots__ = ("at", "case_id", "envelope", "notification_id", "payload", "service", "type")
+    __slots__ = ("at", "case_id", "envelope", "msg_id", "notification_id", "payload", "service", "type")
 
     def __init__(
         self, service: str, notification_id: int, type: str, envelope: dict[str, Any], payload: dict[str, Any]
@@ -84,6 +100,7 @@ class Fact:
         self.payload = payload  # JSON form, as the contract dumps it
         self.case_id: str = envelope["case_id"]
         self.at = moment(envelope["recorded_at"])
+        self.msg_id = f"{service}:{notification_id}"  # the message's id on the bus
 
     @classmethod
     def of(cls, message: EventMessage) -> Fact:
@@ -95,10 +112,6 @@ class Fact:
             message.envelope.model_dump(mode="json"),
             message.payload,
         )
-
-    @property
-    def msg_id(self) -> str:
-        return f"{self.service}:{self.notification_id}"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Fact):

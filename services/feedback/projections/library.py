@@ -377,8 +377,8 @@ class CaseLibrary(Projection):
         "CREATE INDEX IF NOT EXISTS {prefix}_entries_by_category ON {entries} (visible, category, resolved_at)",
     ]
 
-    def __init__(self, settings: Settings, *, aside: bool = False) -> None:
-        super().__init__(settings, aside=aside)
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(settings, **options)
         master = MasterData.load(settings.master_data_dir)
         self.stores = {sid: (store.region, store.business) for sid, store in master.stores.items()}
         self.key = settings.blind_index_key.get_secret_value().encode()

@@ -15,8 +15,8 @@ from typing import Any
 from pydantic import TypeAdapter
 
 from services.feedback.projections.base import BatchRunner, Projection, RowsOf, Table
-from services.feedback.projections.facts import CLOCK_CHANGES, Fact, as_fact, dump, load, moment
-from services.feedback.projections.statistics import CLOSED_STATUSES, parse_instant, stamp
+from services.feedback.projections.facts import CLOCK_CHANGES, Fact, as_fact, dump, load, moment, parse_instant, stamp
+from services.feedback.projections.statistics import CLOSED_STATUSES
 from shared.contracts import EventMessage
 from shared.errors import InvalidValue
 
@@ -47,12 +47,16 @@ def clock_due(clock: dict[str, Any], stopped: bool = False) -> datetime | None:
 def fold_clock(row: dict[str, Any] | None, message: EventMessage | Fact) -> dict[str, Any]:
     """A clock's latest state after one more clock event (pure, order-independent)."""
     fact = as_fact(message)
-    clock = fact.payload.get("clock") or {}
-    stopped = fact.type == "ClockStopped"
     # The latest by recorded time; at one instant the event's place in a clock's lifecycle, then the values.
-    rank = [f"{fact.at.stamp}#{CLOCK_CHANGES[fact.type]}", dump({"clock": clock, "stopped": stopped})]
-    if row is None or rank > row["rank"]:
-        return {"rank": rank, "clock": clock, "stopped": stopped}
+    new = {
+        "rank": f"{fact.at.stamp}#{CLOCK_CHANGES[fact.type]}",
+        "clock": fact.payload.get("clock") or {},
+        "stopped": fact.type == "ClockStopped",
+    }
+    if row is None or new["rank"] > row["rank"]:
+        return new
+    if new["rank"] == row["rank"] and dump([new["clock"], new["stopped"]]) > dump([row["clock"], row["stopped"]]):
+        return new
     return row
 
 

@@ -1,5 +1,5 @@
 """Counts, timeliness, durations, satisfaction, repeat and reopen rates, by category, store, region, channel,
-severity and period.
+severity and period; and the high-frequency warnings (高频问题预警) over the same rows.
 
 The stored rows depend on the set of events only, never on their order (live arrival order and a rebuild service by
 service must give the same rows): one fact row per case (the case's facts, ``facts.fold_case``), one row per stopped
@@ -9,16 +9,17 @@ clock and one per survey answer, each keyed by its event. Every figure is comput
 
 from __future__ import annotations
 
-import functools
 import math
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any, Literal
 from zoneinfo import ZoneInfo
 
 from services.feedback.projections.base import Projection, RowsOf, Table
-from services.feedback.projections.facts import Fact, moment
+from services.feedback.projections.facts import Fact, moment, stamp
+from services.feedback.projections.warnings import WarningPolicy, warnings_at
+from shared.configfiles import load_config
 from shared.errors import InvalidValue
 from shared.masterdata import MasterData
 from shared.settings import Settings
@@ -32,27 +33,6 @@ PERCENTILES = (50, 90, 95)
 SCORES = (1, 2, 3, 4, 5)
 # Statuses after which a case is no longer worked on by anyone.
 CLOSED_STATUSES = ("closed", "withdrawn", "rejected")
-
-
-def stamp(at: datetime) -> str:
-    """An instant as a fixed-width UTC string, so text order is time order (in SQL too)."""
-    if at.utcoffset() is None:
-        raise ValueError("instants must be timezone-aware")
-    return _stamp(at)
-
-
-@functools.lru_cache(maxsize=65_536)
-def _stamp(at: datetime) -> str:
-    # Cached by the instant (equal instants in any offset give the same string).
-    return at.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f+00:00")
-
-
-def parse_instant(value: Any) -> datetime | None:
-    """An ISO 8601 instant (a string from a payload or a row) as an aware datetime; None for None."""
-    if value is None:
-        return None
-    at = value if isinstance(value, datetime) else datetime.fromisoformat(str(value).replace("Z", "+00:00"))
-    return at if at.utcoffset() is not None else at.replace(tzinfo=UTC)
 
 
 # --- aggregation (pure) --------------------------------------------------------------------------------------------
@@ -259,10 +239,11 @@ class Statistics(Projection):
         "CREATE INDEX IF NOT EXISTS {prefix}_surveys_case ON {surveys} (case_id)",
     ]
 
-    def __init__(self, settings: Settings, *, aside: bool = False) -> None:
-        super().__init__(settings, aside=aside)
+    def __init__(self, settings: Settings, *, policy: WarningPolicy | None = None, **options: Any) -> None:
+        super().__init__(settings, **options)
         self.zone = ZoneInfo(settings.timezone)
         self.regions = {sid: store.region for sid, store in MasterData.load(settings.master_data_dir).stores.items()}
+        self.policy = policy or load_config(settings.config_dir / "warnings.yaml", WarningPolicy)
 
     def event_rows(self, fact: Fact) -> RowsOf:
         if fact.type == "ClockStopped":
@@ -319,6 +300,18 @@ class Statistics(Projection):
             params,
         )
         return cases, stops, surveys
+
+    def warnings(self, at: datetime) -> list[dict[str, Any]]:
+        """The high-frequency warnings at ``at``, each with the ids of the cases behind it."""
+        if at.utcoffset() is None:
+            raise InvalidValue("at", "needs a timezone, e.g. 2026-11-25T10:00:00+08:00")
+        since = at - self.policy.window - self.policy.baseline
+        rows = self.side.query(
+            f"SELECT case_id, received_at, category, sku, store_id FROM {self.table['cases']} "
+            "WHERE received_at > ? AND received_at <= ?",
+            (stamp(since), stamp(at)),
+        )
+        return warnings_at(rows, at, self.policy)
 
     def summary(self, period: str = "month", **filters: Any) -> dict[str, Any]:
         """Every figure over the cases received in [from, to) that match the filters."""

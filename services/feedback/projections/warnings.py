@@ -1,9 +1,10 @@
 """High-frequency warnings (高频问题预警): a category, SKU or store over its baseline.
 
-The read model keeps one row per case (when it was received, its category, SKU and store: the case's facts,
-``facts.fold_case``); the warnings themselves are computed at query time for an
-instant ``at`` (``warnings_at``), by the rule of ``config/warnings.yaml`` (``is_warning``). Nothing is stored per
-warning, so the list cannot depend on the order in which the events arrived, and changing the policy needs no rebuild.
+Computed at query time for an instant ``at`` (``warnings_at``) from the statistics read model's case rows (when each
+case was received, its category, SKU and store: the case's facts, ``facts.fold_case``), by the rule of
+``config/warnings.yaml`` (``is_warning``; ``Statistics.warnings``). Nothing is stored per warning, so the list cannot
+depend on the order in which the events arrived, changing the policy needs no rebuild, and the warnings need no store
+of their own: the statistics' rows are the same facts.
 """
 
 from __future__ import annotations
@@ -16,12 +17,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
-from services.feedback.projections.base import Projection, RowsOf, Table
-from services.feedback.projections.facts import moment
-from services.feedback.projections.statistics import parse_instant, stamp
-from shared.configfiles import load_config
-from shared.errors import InvalidValue
-from shared.settings import Settings
+from services.feedback.projections.facts import parse_instant
 
 Dimension = Literal["category", "sku", "store"]
 _COLUMN = {"category": "category", "sku": "sku", "store": "store_id"}
@@ -103,39 +99,3 @@ def warnings_at(rows: list[dict[str, Any]], at: datetime, policy: WarningPolicy)
             )
     order = {d: i for i, d in enumerate(policy.dimensions)}
     return sorted(found, key=lambda w: (order[w["dimension"]], -w["count"], w["value"]))
-
-
-class HighFrequencyWarnings(Projection):
-    """High-frequency warnings (高频问题预警): a category, SKU or store over its baseline."""
-
-    name = "feedback_warnings"
-    keeps_case = True
-    tables = {
-        "cases": Table(
-            {"case_id": "TEXT NOT NULL", "received_at": "TEXT", "category": "TEXT", "sku": "TEXT", "store_id": "TEXT",
-             "doc": "TEXT NOT NULL"},
-            ("case_id",),
-        ),
-    }  # fmt: skip
-    indexes = ["CREATE INDEX IF NOT EXISTS {prefix}_cases_received ON {cases} (received_at)"]
-
-    def __init__(self, settings: Settings, policy: WarningPolicy | None = None, *, aside: bool = False) -> None:
-        super().__init__(settings, aside=aside)
-        self.policy = policy or load_config(settings.config_dir / "warnings.yaml", WarningPolicy)
-
-    def case_rows(self, case_id: str, state: dict[str, Any], case_doc: str | None) -> RowsOf:
-        case = state["case"]
-        received = moment(case["received_at"]).stamp if case["received_at"] else None
-        return (("cases", (case_id, received, case["category"], case["sku"], case["store_id"], case_doc)),)
-
-    def warnings(self, at: datetime) -> list[dict[str, Any]]:
-        """The warnings at ``at``, each with the ids of the cases behind it."""
-        if at.utcoffset() is None:
-            raise InvalidValue("at", "needs a timezone, e.g. 2026-11-25T10:00:00+08:00")
-        since = at - self.policy.window - self.policy.baseline
-        rows = self.side.query(
-            f"SELECT case_id, received_at, category, sku, store_id FROM {self.table['cases']} "
-            "WHERE received_at > ? AND received_at <= ?",
-            (stamp(since), stamp(at)),
-        )
-        return warnings_at(rows, at, self.policy)
