@@ -278,6 +278,9 @@ def rebuild(
     ] = "all",
     data_dir: Annotated[Path | None, typer.Option()] = None,
     postgres_url: Annotated[str | None, typer.Option()] = None,
+    workers: Annotated[
+        int | None, typer.Option(min=1, help="processes of the bulk build (default: one per core, up to 2, on big logs)")
+    ] = None,
 ) -> None:
     """Build a read model (or all) anew from every service's events beside the live one, then swap it in (the live
     one keeps answering meanwhile, and the running consumer keeps feeding it)."""
@@ -295,6 +298,7 @@ def rebuild(
                 list(models.by_name.values()),
                 settings,
                 lambda done, total: bar.update(task, completed=done, total=total),
+                workers=workers,
             )
     finally:
         models.close()

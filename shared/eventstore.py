@@ -23,7 +23,18 @@ from uuid import UUID, uuid4, uuid5
 import orjson
 from eventsourcing.application import AggregateNotFoundError, ProcessingEvent
 from eventsourcing.domain import Aggregate, DomainEventProtocol
-from eventsourcing.persistence import IntegrityError, Mapper, Notification, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    DatetimeAsISO,
+    DecimalAsStr,
+    IntegrityError,
+    JSONTranscoder,
+    Mapper,
+    Notification,
+    StoredEvent,
+    Tracking,
+    Transcoder,
+    UUIDAsHex,
+)
 from eventsourcing.projection import EventSourcedProjection
 from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict
@@ -153,6 +164,15 @@ class ChainedMapper(Mapper[UUID]):
                 state=body,
             )
         )
+
+
+def reader_mapper(transcoder: Transcoder) -> ChainedMapper:
+    """The mapper a service's store is read with, outside the service's Application: eventsourcing's default
+    transcodings (what ``Application.register_transcodings`` registers; no service adds any of its own)."""
+    if isinstance(transcoder, JSONTranscoder):
+        for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
+            transcoder.register(transcoding)
+    return ChainedMapper(transcoder=transcoder)
 
 
 class ServiceApplication(EventSourcedProjection[UUID]):
@@ -386,6 +406,8 @@ def _plan(contract: type[Any]) -> _Plan:
     from pydantic import TypeAdapter
 
     plain, converted, defaults = [], [], {}
+    if {"prev_hash", "hash"} & contract.model_fields.keys():
+        raise TypeError(f"{contract.__name__}: prev_hash and hash are the chain's keys in a stored state")
     for name, info in contract.model_fields.items():
         annotation = info.annotation
         if annotation in (str, int, bool, str | None):
@@ -438,7 +460,9 @@ def public_json(topic: str, state: bytes, mapper: Mapper[Any]) -> tuple[str, dic
         return None
     if mapper.cipher is not None or mapper.compressor is not None:
         raise SlowPath("cipher or compressor")
-    body = orjson.loads(chain.split(state)[0])  # transcoding markers left in: converted per field
+    # The sealed state is JSON as it is: the chain's ``prev_hash`` and ``hash`` are two more keys, after the body's
+    # (no contract has a field of those names: ``_plan`` refuses one). Transcoding markers are converted per field.
+    body = orjson.loads(state)
     payload = {}
     for name, kind, optional in plan.plain:
         value = body.get(name, _NO_DEFAULT)

@@ -45,13 +45,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eventsourcing.persistence import (
-    DatetimeAsISO,
-    DecimalAsStr,
     InfrastructureFactory,
-    JSONTranscoder,
     Notification,
     ProcessRecorder,
-    UUIDAsHex,
 )
 from eventsourcing.utils import Environment
 from psycopg.rows import tuple_row
@@ -60,7 +56,7 @@ from services.feedback.projections import PROJECTIONS, Projection
 from services.feedback.projections.base import Rows, about_a_case
 from services.feedback.projections.facts import Fact, dump, fold_case
 from shared.contracts import CONTRACTS
-from shared.eventstore import ChainedMapper, SlowPath, public_json, to_message
+from shared.eventstore import SlowPath, public_json, reader_mapper, to_message
 from shared.settings import Settings
 from shared.sidetables import SideTables
 
@@ -99,12 +95,7 @@ class StoreLog:
         self.factory = InfrastructureFactory.construct(Environment(service, env))
         self.recorder: ProcessRecorder = self.factory.process_recorder()
         self.side = SideTables(self.recorder, service)
-        transcoder = self.factory.transcoder()
-        if isinstance(transcoder, JSONTranscoder):
-            # What Application.register_transcodings registers (no service adds any of its own).
-            for transcoding in (UUIDAsHex(), DecimalAsStr(), DatetimeAsISO()):
-                transcoder.register(transcoding)
-        self.mapper = ChainedMapper(transcoder=transcoder)
+        self.mapper = reader_mapper(self.factory.transcoder())
         self.checked: dict[str, int] = {}  # type -> facts decoded both ways and compared
         self.slow: set[str] = set()  # types whose lean decode differed: decoded by to_message
         self.read = 0  # notifications read by ``facts``
@@ -243,7 +234,10 @@ class RebuildReport:
     messages: int = 0  # of them, public messages
     applied: dict[str, int] = field(default_factory=dict)  # per projection: messages applied (bulk, catch-up, swap)
     caught_up: int = 0  # messages recorded during the bulk build, applied by the catch-up and the swap
+    workers: int = 1  # processes of the bulk build
     seconds: float = 0.0
+    bulk_seconds: float = 0.0  # of them, the bulk build (with its workers' start)
+    swap_seconds: float = 0.0  # the catch-up and the swaps (the indexes are built there)
 
     @property
     def rate(self) -> float:
@@ -280,16 +274,19 @@ def rebuild(
     stops = _heads(settings, services)  # the bulk reads every log up to its head now; the catch-up does the rest
     if workers is None:
         workers = min(os.cpu_count() or 1, WORKERS) if sum(stops.values()) >= PARALLEL_FROM else 1
+    report.workers = workers
     asides = [type(p)(settings, aside=True) for p in projections]
     try:
         for aside in asides:
             aside.drop()  # what an interrupted rebuild left
             aside.create()
+        bulk_started = time.perf_counter()
         if workers > 1:
             _in_workers(asides, settings, stops, report, progress, page, cache, workers)
         else:
             with bulk(asides):
                 Build(asides, cache).run(settings, stops, report, progress, page)
+        report.bulk_seconds = time.perf_counter() - bulk_started
         for aside in asides:
             with aside.transaction() as run:
                 aside.write(run, {"watermarks": [(name, at) for name, at in stops.items() if at]})
@@ -297,6 +294,7 @@ def rebuild(
             applied += aside.replace(live=_live(projections, aside), tail=lambda at: _tail(settings, at))
             report.applied[aside.name] += applied
             report.caught_up = max(report.caught_up, applied)
+        report.swap_seconds = time.perf_counter() - bulk_started - report.bulk_seconds
     finally:
         for aside in asides:
             aside.close()
