@@ -32,11 +32,13 @@ With PostgreSQL a fresh schema is made for the run and dropped after it.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import platform
 import sys
 import tempfile
 import time
 import uuid
+from collections.abc import Callable, Iterator, Sequence
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -275,53 +277,36 @@ def record(apps: dict[str, Store], events: int) -> tuple[int, float]:
     return cases * PER_CASE, time.perf_counter() - started
 
 
-def raw_read(settings: Settings) -> tuple[int, float]:
-    """Every notification of every service, a page at a time, nothing decoded (under the rebuild's ``bulk``
-    settings, as the decode and the rebuild)."""
+def each_log(
+    settings: Settings, pages: Callable[[StoreLog], Iterator[Sequence[Any]]], bulk_settings: bool = True
+) -> tuple[int, float]:
+    """(items, seconds): every service's log read page by page by ``pages`` (under the rebuild's ``bulk`` settings
+    unless told), counting what the pages hold."""
     count = 0
     started = time.perf_counter()
-    with bulk():
-        count = _read(settings)
+    with bulk() if bulk_settings else contextlib.nullcontext():
+        for name in SERVICES:
+            log = StoreLog(name, settings)
+            try:
+                count += sum(len(page) for page in pages(log))
+            finally:
+                log.close()
     return count, time.perf_counter() - started
 
 
-def _read(settings: Settings) -> int:
-    count = 0
-    for name in SERVICES:
-        log = StoreLog(name, settings)
-        try:
-            count += sum(len(page) for page in log.pages(size=PAGE))
-        finally:
-            log.close()
-    return count
+def raw_read(log: StoreLog) -> Iterator[Sequence[Any]]:
+    """Every notification through eventsourcing's ``select_notifications``, nothing decoded."""
+    return log.pages(size=PAGE)
 
 
-def lean_read(settings: Settings) -> tuple[int, float]:
+def lean_read(log: StoreLog) -> Iterator[Sequence[Any]]:
     """Every stored row through the rebuild's plain cursor, nothing decoded."""
-    count = 0
-    started = time.perf_counter()
-    with bulk():
-        for name in SERVICES:
-            log = StoreLog(name, settings)
-            try:
-                count += sum(len(rows) for rows in log.rows(size=PAGE))
-            finally:
-                log.close()
-    return count, time.perf_counter() - started
+    return log.rows(size=PAGE)
 
 
-def decode(settings: Settings) -> tuple[int, float]:
+def decode(log: StoreLog) -> Iterator[Sequence[Any]]:
     """The same rows turned into facts (``StoreLog.facts``: the rebuild's decode), nothing applied."""
-    count = 0
-    started = time.perf_counter()
-    with bulk():
-        for name in SERVICES:
-            log = StoreLog(name, settings)
-            try:
-                count += sum(len(facts) for facts in log.facts(size=PAGE))
-            finally:
-                log.close()
-    return count, time.perf_counter() - started
+    return log.facts(size=PAGE)
 
 
 def timed_rebuild(settings: Settings, name: str | None, workers: int | None) -> RebuildReport:
@@ -367,21 +352,18 @@ def main() -> int:
                 for app in apps.values():
                     app.close()
             print(f"recorded {events:,} events ({events // PER_CASE:,} cases) in {seconds:.1f} s ({events / seconds:,.0f}/s)")
-            started = time.perf_counter()
-            plain = _read(settings) / (time.perf_counter() - started)
-            count, read_s = raw_read(settings)
+            count, plain_s = each_log(settings, raw_read, bulk_settings=False)
             assert count == events, (count, events)
+            plain = count / plain_s
+            count, read_s = each_log(settings, raw_read)
             raw = max(count / read_s, plain)
             print(f"raw read   {count:,} notifications: {plain:9,.0f} events/s, {count / read_s:9,.0f} under bulk() "
                   f"settings ({store}); ratios below are to {raw:,.0f}")  # fmt: skip
-            leaned, lean_s = lean_read(settings)
-            assert leaned == events
-            print(f"lean read  {leaned:,} rows          in {lean_s:6.1f} s = {leaned / lean_s:9,.0f} events/s"
-                  f"   ÷ raw read = {leaned / lean_s / raw:.2f}")  # fmt: skip
-            decoded, decode_s = decode(settings)
-            assert decoded == events
-            print(f"decode     {decoded:,} facts         in {decode_s:6.1f} s = {decoded / decode_s:9,.0f} events/s"
-                  f"   ÷ raw read = {decoded / decode_s / raw:.2f}")  # fmt: skip
+            for label, what, pages in (("lean read", "rows ", lean_read), ("decode", "facts", decode)):
+                done, seconds = each_log(settings, pages)
+                assert done == events
+                print(f"{label:<10} {done:,} {what}         in {seconds:6.1f} s = {done / seconds:9,.0f} events/s"
+                      f"   ÷ raw read = {done / seconds / raw:.2f}")  # fmt: skip
             runs = [(args.projection, "onto empty read models"), (args.projection, "over full ones")]
             runs += [(CaseViews.name, "over full ones")] if args.projection == "all" else []
             for name, onto in runs:

@@ -260,11 +260,21 @@ class ServiceApplication(EventSourcedProjection[UUID]):
         raise InvalidTransition("the case kept changing concurrently; try again") from conflict
 
     def find(self, originator_id: UUID) -> Any:
-        """The aggregate with this id, or None. One read: ``id in repository`` would replay it a first time."""
+        """The aggregate with this id, or None. One read: ``id in repository`` would replay it a first time.
+
+        Inside a unit of work, the same object every time, made or changed by an earlier reaction of the same batch
+        but not saved yet: a batch with a case's complaint and, after it, the acknowledgement of that complaint folds
+        both into one aggregate (loading it from the store instead would miss the first, or conflict with it)."""
+        kept = getattr(self.unit, "aggregates", None)
+        if kept is not None and originator_id in kept:
+            return kept[originator_id]
         try:
-            return self.repository.get(originator_id)
+            found = self.repository.get(originator_id)
         except AggregateNotFoundError:
             return None
+        if kept is not None:
+            kept[originator_id] = found
+        return found
 
     def case_aggregate(self, case_id: UUID) -> Any:
         """This service's aggregate for a case (NotFound until the service has one)."""
@@ -295,8 +305,10 @@ class ServiceApplication(EventSourcedProjection[UUID]):
 
     @contextmanager
     def unit_of_work(self) -> Iterator[None]:
-        """One transaction's decisions: what it keeps pending in ``unit`` is gone when it ends, committed or not."""
+        """One transaction's decisions: what it keeps pending in ``unit`` (its aggregates, see ``find``) is gone when it
+        ends, committed or not."""
         self.unit.__dict__.clear()
+        self.unit.aggregates = {}
         try:
             yield
         finally:
@@ -358,6 +370,9 @@ class ServiceApplication(EventSourcedProjection[UUID]):
                 writes.append(item)
             else:
                 processing_event.collect_events(item)
+                kept = getattr(self.unit, "aggregates", None)
+                if kept is not None:
+                    kept[item.id] = item  # later reactions of the batch find it (``find``)
         if writes:
             processing_event.collect_events(side_writes=writes)
 

@@ -385,6 +385,23 @@ def test_acknowledgement_stops_the_acknowledge_clock_met_and_drops_its_timers(
     assert len(events(routing, case)) == before + 1
 
 
+def test_a_complaint_and_its_acknowledgement_in_one_batch_apply_together(routing: Routing, feed: Feed) -> None:
+    # Given a complaint and, right after it, its acknowledgement, fetched in one batch (feedback answers fast)
+    received = feed.received()
+    case = received.envelope.case_id
+    ack = feed.acknowledged(case)
+    # When routing applies the batch
+    routing.handle_batch([received, ack])
+    # Then both are applied in that one transaction (the acknowledgement finds the triage the complaint made, not
+    # yet saved): the case is triaged and its acknowledge clock stopped, each message tracked once
+    kinds = names(events(routing, case))
+    assert kinds[0] == "ComplaintTriaged" and kinds[-1] == "ClockStopped"
+    assert clock_view(routing, case, "acknowledge")["state"] == "stopped"
+    assert routing.side.has_tracking("intake", received.notification_id)
+    assert routing.side.has_tracking("feedback", ack.notification_id)
+    assert routing.handle(ack) is False and routing.handle(received) is False
+
+
 # --- emergency, mall merchants, regulator transfers ---------------------------------------------------------
 
 

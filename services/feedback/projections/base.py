@@ -315,10 +315,13 @@ class Projection:
             return
         with self.side.datastore.get_connection(commit=True) as conn:
             raw = conn._sqlite_conn  # noqa: SLF001 (eventsourcing keeps sqlite3's connection there)
-            # Read models hold contract data only (no personal data travels in a contract): freed pages need not be
-            # zeroed on disk (Debian's SQLite does by default, which made dropping a replaced read model rewrite it).
-            raw.execute("PRAGMA secure_delete = FAST")
-            raw.execute("PRAGMA mmap_size = 1073741824")
+            if not getattr(conn, "ombud_read_model", False):
+                # Read models hold contract data only (no personal data travels in a contract): freed pages need not
+                # be zeroed on disk (Debian's SQLite does by default, which made dropping a replaced read model
+                # rewrite it); pages are read through mmap (dropping one read them 10x faster).
+                raw.execute("PRAGMA secure_delete = FAST")
+                raw.execute("PRAGMA mmap_size = 1073741824")
+                conn.ombud_read_model = True  # type: ignore[attr-defined]
             # ``synchronous`` cannot change inside a transaction: set before it, put back after it.
             before = int(raw.execute("PRAGMA synchronous").fetchone()[0]) if self.unsynced else None
             if before is not None:
