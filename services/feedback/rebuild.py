@@ -99,7 +99,6 @@ class StoreLog:
         self.checked: dict[str, int] = {}  # type -> facts decoded both ways and compared
         self.slow: set[str] = set()  # types whose lean decode differed: decoded by to_message
         self.read = 0  # notifications read by ``facts``
-        self.last = 0  # the last notification id ``facts`` read
 
     def head(self) -> int:
         """The highest notification id in the log (0 when empty)."""
@@ -155,7 +154,6 @@ class StoreLog:
         cases of that part (``case_part``). Every notification read counts in ``read``."""
         for rows in self.rows(after, size, stop):
             self.read += len(rows)
-            self.last = rows[-1][0]
             if part is None:
                 yield [fact for row in rows if (fact := self.fact(*row)) is not None]
                 continue

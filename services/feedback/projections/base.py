@@ -24,7 +24,7 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, ClassVar
@@ -365,7 +365,7 @@ class Projection:
             found[row["service"]] = max(found.get(row["service"], 0), int(row["position"]))
         return found
 
-    def replace(self, live: Projection, tail: Any) -> int:
+    def replace(self, live: Projection, tail: Callable[[dict[str, int]], list[Fact]]) -> int:
         """Swap this aside build in for ``live``, in one transaction holding the writer lock: apply what
         ``tail(positions)`` gives (the logs' messages after this build's positions), drop the live tables, rename
         these to their names, create the indexes. Returns how many messages the tail applied."""

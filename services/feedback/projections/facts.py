@@ -5,7 +5,7 @@ the case key and the recorded instant parsed once. The live consumer makes one f
 (``Fact.of``); a rebuild makes them straight from the stored events (``services.feedback.rebuild``), without
 pydantic. Every fold reads facts only, so live and rebuilt read models run the same code.
 
-``fold_case`` is the case's facts as every case read model keeps them (the case view, statistics, warnings, work
+``fold_case`` is the case's facts as every case read model keeps them (the case view, the statistics, the work
 queues): status through every service, owner, flags, clocks, SKU, when acknowledged and resolved, whether reopened.
 It depends on the set of events only, never on their order: each kind of fact comes from its latest recorded event
 (a tie broken by the values themselves), the status only moves forward, counts and flag sets are order-free.
