@@ -10,6 +10,7 @@
 
 from __future__ import annotations
 
+import functools
 import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
@@ -466,13 +467,10 @@ def public_json(topic: str, state: bytes, mapper: Mapper[Any]) -> tuple[str, dic
     Raises ``SlowPath`` where it cannot be sure (an unexpected value type, a missing field with a computed default,
     an unknown transcoding, a cipher or compressor): decode that one with ``to_message``.
     """
-    known = _public_types.get(topic)
-    if known is None:
-        name = topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
-        known = _public_types[topic] = (name, _plan(CONTRACTS[name])) if name in CONTRACTS else (None, None)
-    type_name, plan = known
-    if plan is None:
+    type_name = public_type(topic)
+    if type_name is None:
         return None
+    plan = _plans.get(type_name) or _plans.setdefault(type_name, _plan(CONTRACTS[type_name]))
     if mapper.cipher is not None or mapper.compressor is not None:
         raise SlowPath("cipher or compressor")
     # The sealed state is JSON as it is: the chain's ``prev_hash`` and ``hash`` are two more keys, after the body's
@@ -499,7 +497,14 @@ def _missing(plan: _Plan, name: str, value: Any) -> Any:
     return default() if default is list or default is dict else default
 
 
-_public_types: dict[str, tuple[str | None, _Plan | None]] = {}  # topic -> (its contract's type name, plan)
+_plans: dict[str, _Plan] = {}  # contract type name -> its plan
+
+
+@functools.lru_cache(maxsize=1024)
+def public_type(topic: str) -> str | None:
+    """The contract type name of a stored event's topic (``module:Class.Event``), or None: it is not published."""
+    name = topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1]
+    return name if name in CONTRACTS else None
 
 
 def _uuid(value: Any) -> str:

@@ -30,7 +30,6 @@ service's head and the lag. The head is the last notification that carries a pub
 
 from __future__ import annotations
 
-import functools
 import gc
 import heapq
 import itertools
@@ -55,8 +54,7 @@ from psycopg.rows import tuple_row
 from services.feedback.projections import PROJECTIONS, Projection
 from services.feedback.projections.base import Rows, about_a_case
 from services.feedback.projections.facts import Fact, dump, fold_case
-from shared.contracts import CONTRACTS
-from shared.eventstore import SlowPath, public_json, reader_mapper, to_message
+from shared.eventstore import SlowPath, public_json, public_type, reader_mapper, to_message
 from shared.settings import Settings
 from shared.sidetables import SideTables
 
@@ -197,10 +195,9 @@ class StoreLog:
         self.factory.close()
 
 
-@functools.lru_cache(maxsize=1024)
 def is_public(topic: str) -> bool:
     """Whether events of this topic (``module:Class.Event``) have a contract, i.e. are published."""
-    return topic.rsplit(":", 1)[-1].rsplit(".", 1)[-1] in CONTRACTS
+    return public_type(topic) is not None
 
 
 _ENVELOPE = b'"envelope":{'
@@ -396,9 +393,8 @@ class Build:
         self.cases: dict[str, list[Any]] = {}  # case id -> [the case's facts, each aside's state]; oldest first
         self.written: set[str] = set()  # cases written out at least once (their rows are in the aside tables)
         # Only what a read model does beyond the shared fold is called per fact.
-        self.folds = [(p.fold, i) for i, p in enumerate(asides, start=1) if type(p).fold is not Projection.fold]
-        emitting = [(p, i) for i, p in enumerate(asides) if type(p).event_rows is not Projection.event_rows]
-        self.emits = [(p.event_rows, i) for p, i in emitting]
+        self.folds = [(p.fold, i) for i, p in enumerate(asides, start=1) if _defines(p, "fold")]
+        self.emits = [(p.event_rows, i) for i, p in enumerate(asides) if _defines(p, "event_rows")]
 
     def run(
         self,
@@ -502,31 +498,30 @@ class Build:
             self.cases[case_id] = entry
 
 
+def _defines(projection: Projection, method: str) -> bool:
+    """Whether the read model has its own ``method`` (the base's does nothing)."""
+    return getattr(type(projection), method) is not getattr(Projection, method)
+
+
 def catch_up(projection: Projection, settings: Settings, positions: dict[str, int]) -> int:
     """Apply the logs' messages after ``positions`` (one per service) as the live consumer does (``TAIL`` a
     transaction)."""
-    applied = 0
-    for name, after in positions.items():
-        log = StoreLog(name, settings)
-        try:
-            for facts in log.facts(after=after, size=TAIL):
-                applied += projection.handle_batch(facts)
-        finally:
-            log.close()
-    return applied
+    return sum(projection.handle_batch(facts) for facts in _facts_after(settings, positions, TAIL))
 
 
 def _tail(settings: Settings, positions: dict[str, int]) -> list[Fact]:
     """Every service's facts after ``positions`` (one per service)."""
-    found: list[Fact] = []
+    return [fact for facts in _facts_after(settings, positions, PAGE) for fact in facts]
+
+
+def _facts_after(settings: Settings, positions: dict[str, int], size: int) -> Iterator[list[Fact]]:
+    """Each service's facts after its position, ``size`` at a time, service after service."""
     for name, after in positions.items():
         log = StoreLog(name, settings)
         try:
-            for facts in log.facts(after=after):
-                found += facts
+            yield from log.facts(after=after, size=size)
         finally:
             log.close()
-    return found
 
 
 @dataclass(frozen=True)

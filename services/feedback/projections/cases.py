@@ -45,14 +45,13 @@ def timeline_entry(message: EventMessage | Fact) -> dict[str, Any]:
 
 def message_from_entry(entry: dict[str, Any]) -> EventMessage:
     """The message a timeline entry was made from (its envelope names the service that published it)."""
-    # The entry keeps every envelope field under its own name, but the service only once.
-    envelope = {key: entry[key] for key in _ENVELOPE if key != "service"}
+    fact = fact_from_entry(entry)
     return EventMessage(
-        service=entry["service"],
-        notification_id=entry["notification_id"],
-        type=entry["type"],
-        envelope=Envelope.model_validate({**envelope, "service": entry["service"]}),
-        payload=entry["payload"],
+        service=fact.service,
+        notification_id=fact.notification_id,
+        type=fact.type,
+        envelope=Envelope.model_validate(fact.envelope),
+        payload=fact.payload,
     )
 
 
@@ -64,10 +63,9 @@ def recorded_by(entries: list[dict[str, Any]], as_of: datetime) -> list[dict[str
 
 
 def fact_from_entry(entry: dict[str, Any]) -> Fact:
-    """The fact a timeline entry was made from."""
-    envelope = {key: entry[key] for key in _ENVELOPE if key != "service"}
-    return Fact(entry["service"], entry["notification_id"], entry["type"], {**envelope, "service": entry["service"]},
-                entry["payload"])  # fmt: skip
+    """The fact a timeline entry was made from (the entry keeps every envelope field under its own name)."""
+    envelope = {key: entry[key] for key in _ENVELOPE}
+    return Fact(entry["service"], entry["notification_id"], entry["type"], envelope, entry["payload"])
 
 
 _ENVELOPE = tuple(Envelope.model_fields)
