@@ -49,7 +49,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from services.feedback.projections import CaseViews, ReadModels
-from services.feedback.rebuild import PAGE, SERVICES, RebuildReport, StoreLog, bulk, projection_kinds, rebuild
+from services.feedback.projections.logs import PAGE, SERVICES, StoreLog
+from services.feedback.rebuild import RebuildReport, bulk, projection_kinds, rebuild
 from shared.clock import ManualClock
 from shared.contracts import Actor
 from shared.eventstore import CaseAggregate, EventContext, ServiceApplication, aggregate_id

@@ -5,9 +5,13 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from typing import Any
+from uuid import uuid5
 
 from services.intake.domain import ComplaintRecord
-from shared.eventstore import ServiceApplication
+from shared.clock import ManualClock
+from shared.contracts import CONTRACTS, EventMessage
+from shared.eventstore import CaseAggregate, ServiceApplication
+from shared.settings import Settings
 
 
 def complaint_body(i: int = 0, **overrides: Any) -> dict[str, Any]:
@@ -68,3 +72,56 @@ def originators(app: ServiceApplication, type_name: str) -> list[Any]:
             return ids
         ids += [n.originator_id for n in batch if n.topic.endswith("." + type_name)]
         start = batch[-1].id + 1
+
+
+# --- messages recorded in the stores -------------------------------------------------------------------------------
+
+
+class Recorded:
+    """Stand-ins for any service's events: one class per contract (made below, so their topics resolve like the
+    services' own), each event the first of an aggregate of its own."""
+
+
+for _name, _contract in CONTRACTS.items():
+    _event = type(
+        _name,
+        (CaseAggregate.Event,),
+        {
+            "__annotations__": dict.fromkeys(_contract.model_fields, Any),
+            "__module__": __name__,
+            "__qualname__": f"Recorded.{_name}",
+        },
+    )
+    setattr(Recorded, _name, _event)
+
+
+def stored(settings: Settings, messages: list[EventMessage]) -> list[EventMessage]:
+    """The messages recorded in their services' stores (each as a ``Recorded`` event, hash-chained and sealed as the
+    services store theirs), as the relays then publish them: with the stores' notification ids."""
+    apps: dict[str, ServiceApplication] = {}
+    try:
+        heads = {}
+        for message in messages:
+            if message.service not in apps:
+                apps[message.service] = type("Store", (ServiceApplication,), {"name": message.service})(
+                    settings, ManualClock()
+                )
+                heads[message.service] = apps[message.service].recorder.max_notification_id() or 0
+            event = getattr(Recorded, message.type)(
+                originator_id=uuid5(message.envelope.event_id, "recorded"),
+                originator_version=1,
+                timestamp=message.envelope.recorded_at,
+                envelope=message.envelope.model_dump(mode="json"),
+                **message.contract().model_dump(mode="json"),  # every field, defaults included
+            )
+            apps[message.service].save(event)
+        published: list[EventMessage] = []
+        for service, app in apps.items():
+            notifications = app.recorder.select_notifications(start=heads[service], limit=len(messages) + 1,
+                                                               inclusive_of_start=False)  # fmt: skip
+            published += [m for _, m in app.messages(notifications) if m is not None]
+        order = {message.envelope.event_id: i for i, message in enumerate(messages)}
+        return sorted(published, key=lambda m: order[m.envelope.event_id])
+    finally:
+        for app in apps.values():
+            app.close()

@@ -36,6 +36,7 @@ import itertools
 import logging
 import multiprocessing
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -43,28 +44,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from eventsourcing.persistence import (
-    InfrastructureFactory,
-    Notification,
-    ProcessRecorder,
-)
-from eventsourcing.utils import Environment
-from psycopg.rows import tuple_row
-
 from services.feedback.projections import PROJECTIONS, Projection
 from services.feedback.projections.base import Rows, about_a_case
 from services.feedback.projections.facts import Fact, dump, fold_case
-from shared.eventstore import SlowPath, public_json, public_type, reader_mapper, to_message
+from services.feedback.projections.logs import PAGE, SERVICES, Part, StoreLog
 from shared.settings import Settings
-from shared.sidetables import SideTables
 
-# The services whose logs feed the read models, in the order they are replayed (services.system.SERVICES).
-SERVICES = ("intake", "routing", "resolution", "feedback")
-PAGE = 10_000
-# Cases a bulk build keeps folded in memory (beyond them the least recently touched are written out).
-CACHE = 50_000
-# Facts of each event type a StoreLog decodes both ways (public_json and to_message) and compares.
-CHECKED = 3
+# Cases a bulk build (each worker) keeps folded in memory; beyond them the first seen are written out.
+CACHE = 200_000
+# Rows written once per event that a bulk build keeps before writing them (then with the cases leaving the cache).
+HELD = 500_000
 # A catch-up applies the logs' tails this many messages a transaction; the swap applies the rest under its lock.
 TAIL = 1_000
 # Processes a bulk build uses at most, and the size of the logs (notifications) from which it uses more than one.
@@ -73,152 +62,6 @@ PARALLEL_FROM = 100_000
 log = logging.getLogger(__name__)
 
 Progress = Callable[[int, int], None]
-
-
-class StoreLog:
-    """One service's notification log, read without constructing the service's Application.
-
-    The same recorder class and tables as the service (its settings' ``persistence_env``), the same mapper
-    (``ChainedMapper`` with eventsourcing's default transcodings) and the same ``to_message``: its facts are those of
-    the messages the service's relay publishes.
-    """
-
-    def __init__(self, service: str, settings: Settings, create: bool = True) -> None:
-        self.name = service
-        # One reader on one thread: one connection, not the pool a service keeps (the live system may be using most
-        # of the server's connections). ``create``: make the service's tables if missing (not in a rebuild's
-        # workers: their parent did, and concurrent ``CREATE … IF NOT EXISTS`` may fail on PostgreSQL).
-        env = settings.persistence_env(service, connections=1)
-        env["CREATE_TABLE"] = "yes" if create else "no"
-        self.factory = InfrastructureFactory.construct(Environment(service, env))
-        self.recorder: ProcessRecorder = self.factory.process_recorder()
-        self.side = SideTables(self.recorder, service)
-        self.mapper = reader_mapper(self.factory.transcoder())
-        self.checked: dict[str, int] = {}  # type -> facts decoded both ways and compared
-        self.slow: set[str] = set()  # types whose lean decode differed: decoded by to_message
-        self.read = 0  # notifications read by ``facts``
-
-    def head(self) -> int:
-        """The highest notification id in the log (0 when empty)."""
-        return int(self.recorder.max_notification_id() or 0)
-
-    def public_head(self, scan: int = 200) -> int:
-        """The highest notification id that has a public message (0 if none): the last one a projection can see."""
-        stop = self.head()
-        while stop > 0:
-            start = max(1, stop - scan + 1)
-            batch = self.recorder.select_notifications(start=start, limit=stop - start + 1, stop=stop)
-            for notification in reversed(batch):
-                if is_public(notification.topic):
-                    return int(notification.id)
-            stop = start - 1
-        return 0
-
-    def pages(self, after: int = 0, size: int = PAGE) -> Iterator[Sequence[Notification]]:
-        """The notifications after ``after`` as eventsourcing reads them (``select_notifications``), ``size`` at a
-        time, until the log's end (as it is when reached)."""
-        while True:
-            notifications = self.recorder.select_notifications(start=after, limit=size, inclusive_of_start=False)
-            if not notifications:
-                return
-            yield notifications
-            after = notifications[-1].id
-
-    def rows(self, after: int = 0, size: int = PAGE, stop: int | None = None) -> Iterator[list[tuple[int, str, bytes]]]:
-        """(notification id, topic, state) after ``after`` (up to ``stop``), ``size`` at a time, by a plain cursor,
-        until the end."""
-        side, column = self.side, self.side.notification_id_column
-        sql = f"SELECT {column}, topic, state FROM {side.events_table} WHERE {column} > ? AND {column} <= ? "
-        sql += f"ORDER BY {column} LIMIT ?"
-        if side.is_postgres:
-            sql = sql.replace("?", "%s")
-        end = stop if stop is not None else 2**63 - 1
-        while after < end:
-            with side.datastore.transaction(commit=False) as wrapped:
-                cursor = getattr(wrapped, "sqlite_cursor", wrapped)
-                if side.is_postgres:
-                    cursor.row_factory = tuple_row
-                cursor.execute(sql, (after, end, size))
-                rows = cursor.fetchall()
-            if not rows:
-                return
-            yield rows
-            after = rows[-1][0]
-
-    def facts(
-        self, after: int = 0, size: int = PAGE, stop: int | None = None, part: tuple[int, int] | None = None
-    ) -> Iterator[list[Fact]]:
-        """The public facts after ``after`` (up to ``stop``), a page at a time; with ``part`` (index, parts) only the
-        cases of that part (``case_part``). Every notification read counts in ``read``."""
-        for rows in self.rows(after, size, stop):
-            self.read += len(rows)
-            if part is None:
-                yield [fact for row in rows if (fact := self.fact(*row)) is not None]
-                continue
-            index, parts = part
-            rows = [row for row in rows if is_public(row[1]) and case_part(row[2], parts) == index]
-            facts = [fact for row in rows if (fact := self.fact(*row)) is not None]
-            if any(fact_part(fact, parts) != index for fact in facts):
-                raise AssertionError(f"{self.name}: a stored event's case read from its bytes is not its case")
-            yield facts
-
-    def fact(self, notification_id: int, topic: str, state: bytes) -> Fact | None:
-        """The fact of one stored event (None if it is not public). The first ``CHECKED`` of each type are also
-        decoded the service's way (``to_message``) and compared: a type whose two decodings differ is decoded the slow
-        way from then on (and a warning logged)."""
-        try:
-            found = public_json(topic, bytes(state), self.mapper)
-        except SlowPath:
-            return self.slow_fact(notification_id)
-        if found is None:
-            return None
-        kind, envelope, payload = found
-        if kind in self.slow:
-            return self.slow_fact(notification_id)
-        fact = Fact(self.name, notification_id, kind, envelope, payload)
-        if self.checked.get(kind, 0) >= CHECKED:
-            return fact
-        self.checked[kind] = self.checked.get(kind, 0) + 1
-        if fact == (slow := self.slow_fact(notification_id)):
-            return fact
-        log.warning("%s: lean decode of %s differs from to_message; decoding it the slow way", self.name, kind)
-        self.slow.add(kind)
-        return slow
-
-    def slow_fact(self, notification_id: int) -> Fact | None:
-        """The fact of one notification the way the service's relay makes its message."""
-        (notification,) = self.recorder.select_notifications(start=notification_id, limit=1)
-        message = to_message(self.name, notification.id, self.mapper.to_domain_event(notification))
-        return None if message is None else Fact.of(message)
-
-    def close(self) -> None:
-        self.factory.close()
-
-
-def is_public(topic: str) -> bool:
-    """Whether events of this topic (``module:Class.Event``) have a contract, i.e. are published."""
-    return public_type(topic) is not None
-
-
-_ENVELOPE = b'"envelope":{'
-_CASE_ID = b'"case_id":"'
-
-
-def case_part(state: bytes, parts: int) -> int:
-    """Which of ``parts`` parts a stored event's case falls in, read from the stored bytes without decoding them: the
-    first 8 hex digits of the envelope's ``case_id`` (the envelope's first keys are ``event_id``, ``case_id``), modulo
-    ``parts``. The same as ``fact_part`` of the decoded fact."""
-    envelope = state.find(_ENVELOPE)
-    at = state.find(_CASE_ID, envelope) if envelope >= 0 else -1
-    if at < 0:
-        raise ValueError("a public event without an envelope's case_id")
-    at += len(_CASE_ID)
-    return int(state[at : at + 8], 16) % parts
-
-
-def fact_part(fact: Fact, parts: int) -> int:
-    """``case_part`` of a decoded fact."""
-    return int(fact.case_id[:8], 16) % parts
 
 
 @dataclass
@@ -311,17 +154,20 @@ def _in_workers(
     cache: int,
     workers: int,
 ) -> None:
-    """The bulk build in ``workers`` processes (spawned: the caller may run threads), each its part of the cases."""
-    context = multiprocessing.get_context("spawn")
+    """The bulk build in ``workers`` processes, each its part of the cases. Forked when this process runs no other
+    thread (a worker then starts at once, with jieba's dictionary loaded), spawned otherwise (forking a process
+    whose other threads may hold locks is unsafe)."""
+    method = "fork" if threading.active_count() == 1 else "spawn"
+    context = multiprocessing.get_context(method)
     read = context.Array("q", workers, lock=False)  # notifications each worker has read, for the progress
     names = [aside.name for aside in asides]
-    jobs = [(settings, names, stops, page, cache, (index, workers)) for index in range(workers)]
+    jobs = [(settings, names, stops, page, cache, Part(index, workers)) for index in range(workers)]
     with context.Pool(workers, initializer=_share, initargs=(read,)) as pool:
         pending = pool.starmap_async(_build_part, jobs)
         while not pending.ready():
             pending.wait(0.5)
             if progress:
-                progress(min(read), sum(stops.values()))
+                progress(sum(read), sum(stops.values()))
         for messages in pending.get():
             report.messages += messages
             for name in names:
@@ -337,9 +183,7 @@ def _share(read: Any) -> None:
     _read = read
 
 
-def _build_part(
-    settings: Settings, names: list[str], stops: dict[str, int], page: int, cache: int, part: tuple[int, int]
-) -> int:
+def _build_part(settings: Settings, names: list[str], stops: dict[str, int], page: int, cache: int, part: Part) -> int:
     """One worker's part of a bulk build (its cases only); returns how many messages it applied."""
     asides = [kind(settings, aside=True, create=False) for name in names for kind in projection_kinds(name)]
     report = RebuildReport(applied={name: 0 for name in names})
@@ -347,7 +191,7 @@ def _build_part(
         with bulk(asides):
 
             def progress(done: int, total: int) -> None:
-                _read[part[0]] = done
+                _read[part.index] = done
 
             Build(asides, cache).run(settings, stops, report, progress, page, part)
     finally:
@@ -360,18 +204,19 @@ def _build_part(
 def bulk(projections: Sequence[Projection] = ()) -> Iterator[None]:
     """Settings for a bulk load, undone after it.
 
-    * The garbage collector: what is alive before the rebuild (jieba's dictionary alone is hundreds of thousands of
-      objects) is frozen out of its scans and it runs less often; a page makes millions of short-lived, acyclic
-      objects that reference counting frees anyway. With the usual settings the decode alone ran 1.7× slower
-      (collections kept walking the long-lived objects).
+    * The garbage collector is off: what is alive before the rebuild (jieba's dictionary alone is hundreds of
+      thousands of objects) is frozen out of its scans, and the bulk makes millions of acyclic objects that reference
+      counting frees (the facts) or that live to its end (the cases): collections would only walk them. With the
+      usual settings the decode alone ran 2.2× slower, with a higher threshold 1.2× slower. One collection at the end
+      frees any cycle made meanwhile.
     * SQLite: the aside tables' commits do not wait for the disk (``PRAGMA synchronous = OFF`` on their connection,
       only around the bulk's own transactions). A crash of the machine mid-rebuild may lose or corrupt the aside
       tables, never the live read model or an event store: rebuild again. The swap commits durably.
     """
-    threshold = gc.get_threshold()
+    enabled = gc.isenabled()
     gc.collect()
     gc.freeze()
-    gc.set_threshold(50_000, 50, 100)
+    gc.disable()
     for projection in projections:
         projection.unsynced = True
     try:
@@ -379,22 +224,30 @@ def bulk(projections: Sequence[Projection] = ()) -> Iterator[None]:
     finally:
         for projection in projections:
             projection.unsynced = False
-        gc.set_threshold(*threshold)
+        if enabled:
+            gc.enable()
         gc.unfreeze()
+        gc.collect()
 
 
 class Build:
-    """The bulk build of aside projections: cases folded in memory, written when they leave the cache or at the end."""
+    """The bulk build of aside projections: cases folded in memory and written when they leave the cache (the first
+    seen first, beyond ``cache`` cases) or at the end, in key order; rows written once per event kept until
+    ``HELD`` of them wait, then written with the cases leaving."""
 
     def __init__(self, asides: Sequence[Projection], cache: int) -> None:
         self.asides = list(asides)
         self.shares_case = any(p.keeps_case for p in asides)
         self.limit = cache
-        self.cases: dict[str, list[Any]] = {}  # case id -> [the case's facts, each aside's state]; oldest first
+        self.cases: dict[str, list[Any]] = {}  # case id -> [the case's facts, each aside's state]; first seen first
         self.written: set[str] = set()  # cases written out at least once (their rows are in the aside tables)
         # Only what a read model does beyond the shared fold is called per fact.
         self.folds = [(p.fold, i) for i, p in enumerate(asides, start=1) if _defines(p, "fold")]
-        self.emits = [(p.event_rows, i) for i, p in enumerate(asides) if _defines(p, "event_rows")]
+        self.emitting = [i for i, p in enumerate(asides) if _defines(p, "event_rows")]
+        self.held: list[Rows] = []  # per aside, its per-event rows not written yet
+        self.emits: list[tuple[Callable[[Fact], Any], Rows]] = []
+        self.holding = 0
+        self._hold()
 
     def run(
         self,
@@ -403,24 +256,17 @@ class Build:
         report: RebuildReport,
         progress: Progress | None,
         page: int = PAGE,
-        part: tuple[int, int] | None = None,
+        part: Part | None = None,
     ) -> None:
         """Read every log up to ``stops`` into the asides (with ``part``: only that part of the cases)."""
         total = sum(stops.values())
         # One connection each, read side by side (a worker's parent made any missing table).
         logs = [StoreLog(name, settings, create=part is None) for name in stops]
         try:
-            pages = (log.facts(size=page, stop=stops[log.name], part=part) for log in logs)
-            streams = [itertools.chain.from_iterable(facts) for facts in pages]
-            batch: list[Fact] = []
-            for fact in heapq.merge(*streams, key=lambda fact: fact.at.stamp):
-                batch.append(fact)
-                if len(batch) >= page:
-                    self.add(batch, report)
-                    batch = []
-                    if progress:
-                        progress(sum(log.read for log in logs), total)
-            self.add(batch, report)
+            for facts in interleave([log.facts(size=page, stop=stops[log.name], part=part) for log in logs]):
+                self.add(facts, report)
+                if progress:
+                    progress(sum(log.read for log in logs), total)
             self.flush(list(self.cases))
             report.notifications = sum(log.read for log in logs)
         finally:
@@ -430,19 +276,17 @@ class Build:
             progress(report.notifications, total)
 
     def add(self, facts: list[Fact], report: RebuildReport) -> None:
-        """Fold one page of facts; write its per-event rows, and the cases that leave the cache."""
+        """Fold one page of facts; write the cases that leave the cache."""
         report.messages += len(facts)
         for name in report.applied:
             report.applied[name] += len(facts)
+        cases, asides, shares, folds, emits = self.cases, self.asides, self.shares_case, self.folds, self.emits
         about = [fact for fact in facts if about_a_case(fact.type)]
-        self._load({fact.case_id for fact in about if fact.case_id not in self.cases and fact.case_id in self.written})
-        cases, asides, shares = self.cases, self.asides, self.shares_case
-        rows: list[Rows] = [defaultdict(list) for _ in asides]
+        self._load({fact.case_id for fact in about if fact.case_id not in cases and fact.case_id in self.written})
         for fact in about:
-            entry = cases.pop(fact.case_id, None)
+            entry = cases.get(fact.case_id)
             if entry is None:
-                entry = [None, *(p.new_state() for p in asides)]
-            cases[fact.case_id] = entry  # the most recently touched last
+                entry = cases[fact.case_id] = [None, *(p.new_state() for p in asides)]
             if shares:
                 case = fold_case(entry[0], fact)  # in place, but a new dict for a new case
                 if case is not entry[0]:
@@ -450,18 +294,18 @@ class Build:
                     for projection, state in zip(asides, entry[1:], strict=True):
                         if projection.keeps_case:
                             state["case"] = case
-            for fold, i in self.folds:
+            for fold, i in folds:
                 fold(entry[i], fact)
-            for emit, i in self.emits:
-                found = rows[i]
+            for emit, held in emits:
                 for short, row in emit(fact):
-                    found[short].append(row)
-        leaving = list(itertools.islice(cases, max(len(cases) - self.limit, 0)))
-        self.flush(leaving, rows)
+                    held[short].append(row)
+        self.holding += len(about)
+        if len(cases) > self.limit or self.holding >= HELD:
+            self.flush(list(itertools.islice(cases, max(len(cases) - self.limit, 0))))
 
-    def flush(self, case_ids: list[str], rows: list[Rows] | None = None) -> None:
-        """Write these cases (and the page's per-event rows), each aside in one transaction; they leave the cache."""
-        fresh: list[Rows] = rows or [defaultdict(list) for _ in self.asides]
+    def flush(self, case_ids: list[str]) -> None:
+        """Write these cases and the rows held, each aside in one transaction; the cases leave the cache."""
+        fresh = self._hold()
         again: list[Rows] = [defaultdict(list) for _ in self.asides]
         for case_id in sorted(case_ids):  # in key order: the case tables' keys are written in sequence
             entry = self.cases.pop(case_id)
@@ -476,6 +320,12 @@ class Build:
                 with projection.transaction() as run:
                     projection.write(run, new, fresh=True)
                     projection.write(run, old)
+
+    def _hold(self) -> list[Rows]:
+        """Start holding per-event rows anew; returns those held until now."""
+        held, self.held, self.holding = self.held, [defaultdict(list) for _ in self.asides], 0
+        self.emits = [(self.asides[i].event_rows, self.held[i]) for i in self.emitting]
+        return held or [defaultdict(list) for _ in self.asides]
 
     def _load(self, case_ids: set[str]) -> None:
         """Read back cases written out before (they left the cache and come back)."""
@@ -496,6 +346,25 @@ class Build:
                 if projection.keeps_case:
                     state["case"] = entry[0]  # one dict for all of them: folded once
             self.cases[case_id] = entry
+
+
+def interleave(streams: Sequence[Iterator[list[Fact]]]) -> Iterator[list[Fact]]:
+    """The pages of several logs, the page whose first fact was recorded earliest first: a case's events, spread over
+    the logs, come close together (page by page, not fact by fact: the folds do not depend on the order)."""
+    heap: list[tuple[str, int, list[Fact]]] = []
+
+    def next_page(index: int) -> None:
+        for facts in streams[index]:
+            if facts:
+                heapq.heappush(heap, (facts[0].at.stamp, index, facts))
+                return
+
+    for index in range(len(streams)):
+        next_page(index)
+    while heap:
+        _, index, facts = heapq.heappop(heap)
+        yield facts
+        next_page(index)
 
 
 def _defines(projection: Projection, method: str) -> bool:

@@ -15,6 +15,7 @@ from services.feedback.projections import CaseLibrary, CaseViews
 from shared.contracts import EventMessage
 from shared.http import install_error_handlers
 from shared.settings import Settings
+from tests.support import stored
 from tests.unit.helpers import message
 from tests.unit.test_library import CASE_NUMBER, at, story
 
@@ -123,11 +124,11 @@ def client(settings: Settings) -> Iterator[tuple[TestClient, CaseViews, CaseLibr
 
 
 def test_timeline_labels_record_form_and_library_over_http(
-    client: tuple[TestClient, CaseViews, CaseLibrary],
+    client: tuple[TestClient, CaseViews, CaseLibrary], settings: Settings
 ) -> None:
     http, views, library = client
     case_id = uuid4()
-    events = renumbered(story(case_id), {})
+    events = stored(settings, story(case_id))  # the timeline reads the events from the stores
     views.handle_batch(events)
     library.handle_batch(events)
 

@@ -17,6 +17,7 @@ from services.feedback.projections import (
     recorded_by,
     timeline_entry,
 )
+from services.feedback.projections.logs import Part
 from shared.contracts import EventMessage
 from shared.errors import InvalidValue
 from tests.unit.helpers import NOW, message
@@ -230,3 +231,19 @@ def test_case_view_keeps_each_clocks_latest_change_whatever_the_order() -> None:
         "acknowledge": "stopped",
         "resolve": "running",
     }
+
+
+@pytest.mark.parametrize("parts", [1, 2, 3, 5, 16])
+def test_the_parts_of_a_rebuild_cover_every_case_once_in_key_order(parts: int) -> None:
+    # Given the parts of the cases a rebuild's workers share
+    split = [Part(index, parts) for index in range(parts)]
+    # Then every case id falls in exactly one part, and part after part the ids rise
+    for case_id in (str(uuid4()) for _ in range(200)):
+        assert sum(part.holds(case_id) for part in split) == 1
+    assert "".join(part.digits for part in split) == "0123456789abcdef"
+
+
+def test_a_part_outside_its_range_is_refused() -> None:
+    for index, parts in ((0, 0), (2, 2), (-1, 3), (0, 17)):
+        with pytest.raises(ValueError):
+            Part(index, parts)

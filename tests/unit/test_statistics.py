@@ -12,7 +12,7 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from services.feedback.projections.facts import evolve_case, stamp
-from services.feedback.projections.queues import clock_due, fold_clock, nearest_due
+from services.feedback.projections.queues import clock_due, nearest_due
 from services.feedback.projections.statistics import (
     csat,
     durations,
@@ -294,7 +294,7 @@ def test_clock_due_from_duration_pauses_deadline_or_due_at() -> None:
     assert clock_due(_clock("resolve", due_at="2026-11-23T09:00:00+08:00")) == datetime(2026, 11, 23, 1, tzinfo=UTC)
     assert clock_due(_clock("resolve", paused_since="2026-11-21T00:00:00Z")) is None
     assert clock_due(_clock("resolve", stopped_at="2026-11-21T00:00:00Z")) is None
-    assert clock_due(_clock("resolve"), stopped=True) is None
+    assert clock_due({**_clock("resolve"), "state": "paused"}) is None  # a clock's latest state in the case's facts
 
 
 def test_latest_clock_state_wins_whatever_the_order_and_stop_wins_a_tie() -> None:
@@ -302,10 +302,11 @@ def test_latest_clock_state_wins_whatever_the_order_and_stop_wins_a_tie() -> Non
     started = at(message("ClockStarted", "routing", {"clock": _clock("resolve"), "reason": "received"}), T0, case_id)
     stopped = at(message("ClockStopped", "routing", {"clock": _clock("resolve", stopped_at=T0.isoformat()),
                                                      "reason": "resolved", "met": True}), T0, case_id)
-    forward = fold_clock(fold_clock(None, started), stopped)
-    backward = fold_clock(fold_clock(None, stopped), started)
-    assert forward == backward and forward["stopped"] is True
-    clocks = {"resolve": forward, "acknowledge": fold_clock(None, at(message(
-        "ClockStarted", "routing", {"clock": _clock("acknowledge"), "reason": "received"}), T0, case_id))}
+    forward = evolve_case(evolve_case(None, started), stopped)["clocks"]
+    backward = evolve_case(evolve_case(None, stopped), started)["clocks"]
+    assert forward == backward and forward["resolve"]["state"] == "stopped"
+    acknowledge = at(message("ClockStarted", "routing", {"clock": _clock("acknowledge"), "reason": "received"}), T0,
+                     case_id)  # fmt: skip
+    clocks = {**forward, **evolve_case(None, acknowledge)["clocks"]}
     assert nearest_due(clocks) == ("acknowledge", stamp(datetime(2026, 11, 21, 2, tzinfo=UTC)))
-    assert nearest_due({"resolve": forward}) == (None, None)
+    assert nearest_due(forward) == (None, None)

@@ -2,27 +2,33 @@
 
 Each message is applied together with a tracking record in one transaction, in a store of the
 projection's own (``feedback_views``), so the views can be dropped and rebuilt at any time. The case view is the
-case's facts (``facts.fold_case``); a timeline entry keeps its whole message, so a case can also be rebuilt as it
-stood at any earlier instant.
+case's facts (``facts.fold_case``). The timeline is an index: per case, which events of which service's log are
+about it (service, notification id); the entries are read from the services' stores when asked for, decoded as the
+relays decode them (``logs.StoreLog``), so the audit trail shows the very events the hash chains cover, never a copy
+of them. A case can also be rebuilt from them as it stood at any earlier instant.
 """
 
 from __future__ import annotations
 
 import heapq
+import threading
+from collections import defaultdict
 from datetime import datetime
 from typing import Any
 from uuid import UUID
 
 from services.feedback.projections.base import Projection, RowsOf, Table
-from services.feedback.projections.facts import Fact, as_fact, dump, fold_case, load, moment
+from services.feedback.projections.facts import Fact, as_fact, fold_case, load, moment
+from services.feedback.projections.logs import StoreLog
 from shared.contracts import Envelope, EventMessage
 from shared.errors import InvalidValue
+from shared.settings import Settings
 
 
 def timeline_entry(message: EventMessage | Fact) -> dict[str, Any]:
     """One line of a case's audit trail: who did what, when, caused by which event.
 
-    It keeps the whole message (``message_from_entry`` gives it back) for as-of rebuilds.
+    It holds the whole message (``message_from_entry`` gives it back) for as-of rebuilds.
     """
     fact = as_fact(message)
     envelope = fact.envelope
@@ -111,12 +117,18 @@ class CaseViews(Projection):
     case_table = "case_view"
     tables = {
         "case_view": Table({"case_id": "TEXT NOT NULL", "doc": "TEXT NOT NULL"}, ("case_id",)),
-        "timeline": Table({"case_id": "TEXT NOT NULL", "msg_id": "TEXT NOT NULL", "doc": "TEXT NOT NULL"},
-                          ("case_id", "msg_id"), upsert=False),
+        "timeline": Table({"case_id": "TEXT NOT NULL", "service": "TEXT NOT NULL", "notification_id": "BIGINT NOT NULL"},
+                          ("case_id", "service", "notification_id"), upsert=False),
     }  # fmt: skip
 
+    def __init__(self, settings: Settings, **options: Any) -> None:
+        super().__init__(settings, **options)
+        self.settings = settings
+        self._logs: dict[str, StoreLog] = {}  # service -> its log, opened when a timeline first reads it
+        self._opening = threading.Lock()
+
     def event_rows(self, fact: Fact) -> RowsOf:
-        return (("timeline", (fact.case_id, fact.msg_id, dump(timeline_entry(fact)))),)
+        return (("timeline", (fact.case_id, fact.service, fact.notification_id)),)
 
     def case_rows(self, case_id: str, state: dict[str, Any], case_doc: str | None) -> RowsOf:
         return (("case_view", (case_id, case_doc)),)
@@ -134,5 +146,26 @@ class CaseViews(Projection):
         return causal_order(entries if as_of is None else recorded_by(entries, as_of))
 
     def _entries(self, case_id: UUID) -> list[dict[str, Any]]:
-        rows = self.side.query(f"SELECT doc FROM {self.table['timeline']} WHERE case_id = ?", (str(case_id),))
-        return [load(row["doc"]) for row in rows]
+        """The timeline entries of a case's events, read from the services' logs."""
+        rows = self.side.query(
+            f"SELECT service, notification_id FROM {self.table['timeline']} WHERE case_id = ?", (str(case_id),)
+        )
+        by_service: dict[str, list[int]] = defaultdict(list)
+        for row in rows:
+            by_service[row["service"]].append(int(row["notification_id"]))
+        return [
+            timeline_entry(fact)
+            for service, ids in sorted(by_service.items())
+            for fact in self._log(service).facts_at(sorted(ids))
+        ]
+
+    def _log(self, service: str) -> StoreLog:
+        with self._opening:
+            if service not in self._logs:
+                self._logs[service] = StoreLog(service, self.settings, create=False, connections=None)
+            return self._logs[service]
+
+    def close(self) -> None:
+        for log in self._logs.values():
+            log.close()
+        super().close()

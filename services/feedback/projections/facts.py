@@ -316,8 +316,8 @@ def _status_of(kind: str, payload: dict[str, Any]) -> tuple[int, str] | None:
 
 
 def _clock_seen(case: dict[str, Any], kind: str, clock: dict[str, Any], iso: str) -> None:
-    """Keep each clock's latest change (by recorded time, then precedence, then value): a summary; the routing
-    API's ``/clocks`` has the live reading."""
+    """Keep each clock's latest change (by recorded time, then precedence, then value): when it falls due (the work
+    queues order by it) and whether it runs; the routing API's ``/clocks`` has the live reading."""
     name = clock.get("name")
     if not name:
         return
@@ -325,6 +325,8 @@ def _clock_seen(case: dict[str, Any], kind: str, clock: dict[str, Any], iso: str
         "state": "stopped" if clock.get("stopped_at") else "paused" if clock.get("paused_since") else "running",
         "started_at": clock.get("started_at"),
         "duration": clock.get("duration"),
+        "paused_total": clock.get("paused_total"),
+        "due_at": clock.get("due_at"),
         "deadline": clock.get("deadline"),
         "stopped_at": clock.get("stopped_at"),
         "changed_at": iso,

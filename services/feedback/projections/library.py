@@ -279,6 +279,11 @@ def visible(row: dict[str, Any]) -> bool:
 
 def entry(row: dict[str, Any], key: bytes = b"") -> dict[str, Any]:
     """The public, anonymised entry of a library row (whether or not it is visible)."""
+    return {"entry_id": entry_id(row["case_id"], key), **_public(row)}
+
+
+def _public(row: dict[str, Any]) -> dict[str, Any]:
+    """An entry less its id."""
     received, resolved = row["received"] or {}, row["resolved"] or {}
     classification, findings = row["classification"] or {}, row["findings"] or {}
     resolved_at = _at(resolved.get("at"))
@@ -288,7 +293,6 @@ def entry(row: dict[str, Any], key: bytes = b"") -> dict[str, Any]:
     offer = _accepted_offer(row)
     received_at = _at(received.get("at"))
     return {
-        "entry_id": entry_id(row["case_id"], key),
         "status": "closed" if closed else "resolved",
         "category": classification.get("category"),
         "subcategory": classification.get("subcategory"),
@@ -328,20 +332,29 @@ def entry_id(case_id: str, key: bytes = b"") -> str:
 
 def search_text(row: dict[str, Any]) -> str:
     """What the text search looks in: the scrubbed texts and the labels of the codes, normalised."""
-    public = entry(row)
-    parts = [public[name] or "" for name in _TEXTS]
-    parts.append((public["responsibility"] or {}).get("reason") or "")
-    for kind, code in (
-        ("category", public["category"]),
-        ("severity", public["severity"]),
-        ("channel", public["channel"]),
-        ("root_cause", public["root_cause"]),
-    ):
-        if code:
-            parts += [code, labels.label(kind, code, "zh"), labels.label(kind, code, "en")]
-    for line in public["remedies"]:
-        parts += [labels.label("remedy", line["remedy"], "zh"), labels.label("remedy", line["remedy"], "en")]
-    return normalise(" ".join(p for p in parts if p))
+    public = _public(row)
+    parts = [_normalised(public[name]) for name in _TEXTS if public[name]]
+    reason = (public["responsibility"] or {}).get("reason")
+    if reason:
+        parts.append(_normalised(reason))
+    for kind in ("category", "severity", "channel", "root_cause"):
+        if public[kind]:
+            parts.append(_code_words(kind, public[kind]))
+    parts += [_code_words("remedy", line["remedy"], with_code=False) for line in public["remedies"]]
+    return " ".join(part for part in parts if part)
+
+
+@functools.lru_cache(maxsize=65_536)
+def _normalised(text: str) -> str:
+    # Normalised one text at a time (joined by one space, the same as normalising the joined text): codes, labels
+    # and much wording repeat from case to case.
+    return normalise(text)
+
+
+@functools.lru_cache(maxsize=4_096)
+def _code_words(kind: str, code: str, with_code: bool = True) -> str:
+    words = [code] if with_code else []
+    return normalise(" ".join([*words, labels.label(kind, code, "zh"), labels.label(kind, code, "en")]))
 
 
 def _accepted_offer(row: dict[str, Any]) -> dict[str, Any] | None:

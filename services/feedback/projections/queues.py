@@ -1,10 +1,10 @@
 """Work queues per team and per person, with filters and pagination.
 
-One row per case (its owner, status, severity, category, store, flags: the case's facts, ``facts.fold_case``) and
-one row per case clock holding that clock's latest state ("latest by recorded time", a tie broken by the lifecycle:
-started < paused/resumed/replanned < stopped, then by the values). The case's nearest due instant is the minimum over
-its clocks that are running now — a function of the clock rows alone, so it does not depend on the order the events
-came in either. Lists are ordered by that instant, nearest first.
+One row per case: its owner, status, severity, category, store, flags and the nearest instant one of its clocks falls
+due, all from the case's facts (``facts.fold_case``, which keeps each clock's latest state: "latest by recorded time",
+a tie broken by the lifecycle — started < paused/resumed/replanned < stopped — then by the values). The nearest due
+instant is the minimum over the clocks running now, so it does not depend on the order the events came in either.
+Lists are ordered by that instant, nearest first.
 """
 
 from __future__ import annotations
@@ -14,10 +14,9 @@ from typing import Any
 
 from pydantic import TypeAdapter
 
-from services.feedback.projections.base import BatchRunner, Projection, RowsOf, Table
-from services.feedback.projections.facts import CLOCK_CHANGES, Fact, as_fact, dump, load, moment, parse_instant, stamp
+from services.feedback.projections.base import Projection, RowsOf, Table
+from services.feedback.projections.facts import dump, load, moment, parse_instant, stamp
 from services.feedback.projections.statistics import CLOSED_STATUSES
-from shared.contracts import EventMessage
 from shared.errors import InvalidValue
 
 STATES = ("open", "closed", "all")
@@ -25,13 +24,14 @@ _DURATION = TypeAdapter(timedelta)
 MAX_LIMIT = 500
 
 
-def clock_due(clock: dict[str, Any], stopped: bool = False) -> datetime | None:
-    """When a clock falls due, from its state (pure): None when it is stopped or paused.
+def clock_due(clock: dict[str, Any]) -> datetime | None:
+    """When a clock falls due, from its state (a clock as routing publishes it, or its latest state in the case's
+    facts; pure): None when it is stopped or paused.
 
     ``due_at`` if the clock carries it, else its absolute ``deadline``, else ``started_at + duration`` plus the time
     it spent paused (wall time: a clock counted in working hours falls due later than this, never earlier).
     """
-    if stopped or clock.get("stopped_at") or clock.get("paused_since"):
+    if clock.get("stopped_at") or clock.get("paused_since") or clock.get("state", "running") != "running":
         return None
     if clock.get("due_at"):
         return parse_instant(clock["due_at"])
@@ -44,25 +44,9 @@ def clock_due(clock: dict[str, Any], stopped: bool = False) -> datetime | None:
     return started + _DURATION.validate_python(duration) + paused
 
 
-def fold_clock(row: dict[str, Any] | None, message: EventMessage | Fact) -> dict[str, Any]:
-    """A clock's latest state after one more clock event (pure, order-independent)."""
-    fact = as_fact(message)
-    # The latest by recorded time; at one instant the event's place in a clock's lifecycle, then the values.
-    new = {
-        "rank": f"{fact.at.stamp}#{CLOCK_CHANGES[fact.type]}",
-        "clock": fact.payload.get("clock") or {},
-        "stopped": fact.type == "ClockStopped",
-    }
-    if row is None or new["rank"] > row["rank"]:
-        return new
-    if new["rank"] == row["rank"] and dump([new["clock"], new["stopped"]]) > dump([row["clock"], row["stopped"]]):
-        return new
-    return row
-
-
 def nearest_due(clocks: dict[str, dict[str, Any]]) -> tuple[str | None, str | None]:
     """The name and instant (UTC stamp) of the running clock due first; (None, None) if none runs."""
-    due = [(stamp(at), name) for name, row in clocks.items() if (at := clock_due(row["clock"], row["stopped"]))]
+    due = [(stamp(at), name) for name, clock in clocks.items() if (at := clock_due(clock))]
     if not due:
         return None, None
     at, name = min(due)
@@ -82,33 +66,15 @@ class WorkQueues(Projection):
              "due_at": "TEXT", "doc": "TEXT NOT NULL"},
             ("case_id",),
         ),
-        "clocks": Table({"case_id": "TEXT NOT NULL", "clock": "TEXT NOT NULL", "doc": "TEXT NOT NULL"},
-                        ("case_id", "clock")),
     }  # fmt: skip
     indexes = [
         "CREATE INDEX IF NOT EXISTS {prefix}_cases_queue ON {cases} (queue, state, due_at)",
         "CREATE INDEX IF NOT EXISTS {prefix}_cases_assignee ON {cases} (assignee, state, due_at)",
     ]
 
-    def new_state(self) -> dict[str, Any]:
-        return {"case": None, "clocks": {}}
-
-    def load(self, run: BatchRunner, case_ids: list[str]) -> dict[str, dict[str, Any]]:
-        states = super().load(run, case_ids)
-        sql = f"SELECT case_id, clock, doc FROM {self.table['clocks']} WHERE case_id IN ({{marks}})"
-        for row in run.where_in(sql, case_ids):
-            states[row["case_id"]]["clocks"][row["clock"]] = load(row["doc"])
-        return states
-
-    def fold(self, state: dict[str, Any], fact: Fact) -> None:
-        if fact.type in CLOCK_CHANGES:
-            name = str((fact.payload.get("clock") or {}).get("name") or "unknown")
-            state["clocks"][name] = fold_clock(state["clocks"].get(name), fact)
-
     def case_rows(self, case_id: str, state: dict[str, Any], case_doc: str | None) -> RowsOf:
-        case, clocks = state["case"], state["clocks"]
-        rows = [("clocks", (case_id, name, dump(row))) for name, row in clocks.items()]
-        due_clock, due_at = nearest_due(clocks)
+        case = state["case"]
+        due_clock, due_at = nearest_due(case["clocks"])
         received = case["received_at"]
         row = (
             case_id,
@@ -128,8 +94,7 @@ class WorkQueues(Projection):
             due_at,
             case_doc,
         )
-        rows.append(("cases", row))
-        return rows
+        return (("cases", row),)
 
     # --- queries -------------------------------------------------------------------------------------------------
 
