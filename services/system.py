@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from services.feedback import api as feedback_api
 from services.feedback.application import Feedback
 from services.feedback.projections import CaseViews, ReadModels, Statistics
+from services.feedback.rebuild import rebuild_outdated
 from services.intake import api as intake_api
 from services.intake.application import Intake
 from services.intake.mailbox import Mailbox
@@ -105,6 +106,8 @@ def serve(
     configure_logging(settings.log_level, service=",".join(working or names))
     if not settings.nats_url:
         raise SystemExit("OMBUD_NATS_URL is required to run a service alone (ombud up starts its own NATS)")
+    if "feedback" in (names if working is None else working):
+        rebuild_outdated(settings)  # before its consumer feeds them
     app = build_http(names, settings, working=working, checks=checks)
     uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
 
@@ -112,5 +115,7 @@ def serve(
 def serve_workers(names: Sequence[str], settings: Settings) -> None:
     """Run only the named services' relays and consumers (no HTTP) until SIGINT / SIGTERM."""
     configure_logging(settings.log_level, service=",".join(names))
+    if "feedback" in names:
+        rebuild_outdated(settings)  # before its consumer feeds them
     clock = SystemClock()
     asyncio.run(work([build_service(n, settings, clock) for n in names], Bus(settings)))

@@ -6,14 +6,16 @@ then swaps each one in (``Projection.replace``):
 
 1. **Bulk.** Every service's log (intake, routing, resolution, feedback) is read side by side from its first
    notification, a page at a time, with a plain cursor, each public event decoded straight into a ``Fact``
-   (``shared.eventstore.public_json``: orjson and the contract's fields, no domain event, no pydantic model). The
-   four streams are merged by recorded time, so a case's events arrive close together. Each case is folded in
-   memory — the case's facts (``fold_case``) once for every read model that keeps them, then each read model's own
-   fold — and written when it leaves the cache (the least recently touched first, beyond ``cache`` cases) or at the
-   end. Rows written once per event (the timeline, stopped clocks, survey answers) are written with their page. The
-   aside tables have no indexes yet, nobody else writes them, and on PostgreSQL rows no table holds yet are copied in
-   (``COPY``). A case that left the cache and comes back is read back from the aside tables and folded on.
-   Tracking: one watermark per service, the last notification read (every public message up to it is applied).
+   (``logs.StoreLog``, ``shared.publicjson``: no domain event, no pydantic model). The logs' pages are taken in the
+   order of their first events' recorded times (``interleave``), so a case's events arrive close together. Each case
+   is folded in memory — the case's facts (``fold_case``) once for every read model that keeps them, then each read
+   model's own fold — and written at the end, or when it leaves the cache (the first seen first, beyond ``cache``
+   cases), in key order. Rows written once per event (the timeline, stopped clocks, survey answers) are held until
+   then too (up to ``HELD``). The aside tables have no indexes yet, nobody else writes them, and on PostgreSQL rows no
+   table holds yet are copied in (``COPY``). A case that left the cache and comes back is read back from the aside
+   tables and folded on. From ``PARALLEL_FROM`` notifications the bulk is shared by worker processes, each given only
+   its part of the cases by the database (``logs.Part``). Tracking: one watermark per service, the last notification
+   read (every public message up to it is applied).
 2. **Catch-up.** The logs' tails since the bulk read, applied as the live consumer applies a batch.
 3. **Swap**, per projection, in one transaction holding the projection's writer lock (the live consumer waits for it):
    the last tail, then the live tables dropped, the aside ones renamed to their names, the indexes created.
@@ -138,6 +140,21 @@ def rebuild(
             aside.close()
     report.seconds = time.perf_counter() - started
     return report
+
+
+def rebuild_outdated(settings: Settings, progress: Progress | None = None) -> list[str]:
+    """Rebuild every projection whose tables another version of it wrote (``Projection.outdated``: after an upgrade
+    that changed what a read model holds); returns their names. Run before the live consumer starts."""
+    projections = [kind(settings) for kind in PROJECTIONS]
+    try:
+        stale = [p for p in projections if p.outdated()]
+        if stale:
+            log.warning("rebuilding read models written by another version: %s", ", ".join(p.name for p in stale))
+            rebuild(stale, settings, progress)
+        return [p.name for p in stale]
+    finally:
+        for projection in projections:
+            projection.close()
 
 
 def _live(projections: Sequence[Projection], aside: Projection) -> Projection:

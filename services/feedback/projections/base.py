@@ -77,12 +77,14 @@ class Table:
         return f"{sql} ON CONFLICT ({', '.join(self.key)}) DO {action}"
 
 
-# Every projection's tracking: a row per applied message, and a rebuild's watermark per upstream service.
+# Every projection's tracking: a row per applied message, a rebuild's watermark per upstream service, and the version
+# of the projection that wrote the tables.
 TRACKING = {
     "tracking": Table({"application_name": "TEXT NOT NULL", "notification_id": "BIGINT NOT NULL"},
                       ("application_name", "notification_id"), upsert=False),
     "watermarks": Table({"application_name": "TEXT NOT NULL", "notification_id": "BIGINT NOT NULL"},
                         ("application_name",)),
+    "version": Table({"version": "INTEGER NOT NULL"}, ("version",)),
 }  # fmt: skip
 
 
@@ -149,7 +151,12 @@ class Projection:
     and any of ``keeps_case``, ``fold``, ``event_rows`` and ``case_rows``."""
 
     name: ClassVar[str]
+    # Raised whenever what the tables hold changes (columns, documents, folds): tables written by another version are
+    # rebuilt (``rebuild.rebuild_outdated``) rather than read or folded on.
+    version: ClassVar[int] = 1
     tables: ClassVar[dict[str, Table]] = {}
+    # Tables an earlier version had and this one has not: dropped when a rebuild swaps this one in.
+    retired: ClassVar[tuple[str, ...]] = ()
     indexes: ClassVar[list[str]] = []
     # Whether the state of a case holds its facts (``fold_case``) under "case", stored in the ``doc`` column of
     # ``case_table``.
@@ -176,13 +183,26 @@ class Projection:
             self.create()
 
     def create(self) -> None:
-        """Create the tables (and, unless aside, the indexes) if they are missing."""
+        """Create the tables (and, unless aside, the indexes) if they are missing; tables created empty are marked
+        with this version (tables that hold data without a version were written before versions existed)."""
         with self.transaction() as run:
             for short, spec in self.schema.items():
                 run(spec.ddl(self.table[short]))
             if not self.aside:
                 for ddl in self.index_statements():
                     run(ddl)
+            if self.stored_version(run) is None and not self.positions(run):
+                self.write(run, {"version": [(self.version,)]})
+
+    def stored_version(self, run: BatchRunner | None = None) -> int | None:
+        """The version of the projection that wrote the tables (None: not marked)."""
+        sql = f"SELECT MAX(version) AS version FROM {self.table['version']}"
+        rows = run(sql) if run else self.side.query(sql)
+        return None if rows[0]["version"] is None else int(rows[0]["version"])
+
+    def outdated(self) -> bool:
+        """Whether the tables were written by another version of this projection (rebuild it)."""
+        return self.stored_version() != self.version
 
     def index_statements(self) -> list[str]:
         """The keys of the per-event tables and the read model's indexes (``create`` makes them; an aside build's
@@ -352,6 +372,7 @@ class Projection:
         with self.transaction() as run:  # the lock too: not in the middle of a live batch
             for table in self.table.values():
                 run(f"DELETE FROM {table}")
+            self.write(run, {"version": [(self.version,)]})
 
     def positions(self, run: BatchRunner | None = None) -> dict[str, int]:
         """Per upstream service, the highest notification id applied (a tracking row or the watermark)."""
@@ -373,6 +394,8 @@ class Projection:
         with self.transaction() as run:
             new = self.untracked(run, tail(self.positions(run)))
             self.apply(run, new)
+            for short in self.retired:
+                run(f"DROP TABLE IF EXISTS {live.side.table(short)}")
             for short in self.schema:
                 run(f"DROP TABLE IF EXISTS {live.table[short]}")
                 run(f"ALTER TABLE {self.table[short]} RENAME TO {live.side.bare(short)}")

@@ -58,6 +58,7 @@ class WorkQueues(Projection):
 
     name = "feedback_queues"
     keeps_case = True
+    retired = ("clocks",)  # each clock's latest state, now in the case's facts
     tables = {
         "cases": Table(
             {"case_id": "TEXT NOT NULL", "case_number": "TEXT", "status": "TEXT", "state": "TEXT NOT NULL",
