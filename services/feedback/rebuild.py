@@ -142,7 +142,7 @@ def rebuild(
     return report
 
 
-def rebuild_outdated(settings: Settings, progress: Progress | None = None) -> list[str]:
+def rebuild_outdated(settings: Settings) -> list[str]:
     """Rebuild every projection whose tables another version of it wrote (``Projection.outdated``: after an upgrade
     that changed what a read model holds); returns their names. Run before the live consumer starts."""
     projections = [kind(settings) for kind in PROJECTIONS]
@@ -150,7 +150,7 @@ def rebuild_outdated(settings: Settings, progress: Progress | None = None) -> li
         stale = [p for p in projections if p.outdated()]
         if stale:
             log.warning("rebuilding read models written by another version: %s", ", ".join(p.name for p in stale))
-            rebuild(stale, settings, progress)
+            rebuild(stale, settings)
         return [p.name for p in stale]
     finally:
         for projection in projections:

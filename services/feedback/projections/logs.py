@@ -3,7 +3,7 @@ the timeline (a case's events, by their notification ids).
 
 ``StoreLog`` opens one service's store with the service's own recorder class, tables and mapper (``ChainedMapper``),
 without constructing the service's Application, and decodes each public event straight from its stored JSON into a
-``Fact`` (``shared.eventstore.public_json``), checked against the service's own way (``to_message``).
+``Fact`` (``shared.publicjson``), checked against the service's own way (``to_message``).
 """
 
 from __future__ import annotations
