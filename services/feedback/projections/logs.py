@@ -89,15 +89,20 @@ class StoreLog:
         """(notification id, topic, state) after ``after`` (up to ``stop``), ``size`` at a time, by a plain cursor,
         until the end; with ``part``, only the events whose case falls in it (``Part``, picked by the database)."""
         side, column = self.side, self.side.notification_id_column
-        where = f"{column} > ? AND {column} <= ?" + (f" AND {part.sql(side.is_postgres)}" if part else "")
+        # No upper bound in SQL: with one, PostgreSQL may plan a bitmap scan and a sort (2.5 times as slow) where the
+        # index gives the rows in order; a page past ``stop`` is cut here.
+        where = f"{column} > ?" + (f" AND {part.sql(side.is_postgres)}" if part else "")
         sql = f"SELECT {column}, topic, state FROM {side.events_table} WHERE {where} ORDER BY {column} LIMIT ?"
         end = stop if stop is not None else 2**63 - 1
         while after < end:
-            rows = self._select(sql, (after, end, size))
+            rows = self._select(sql, (after, size))
+            if rows and rows[-1][0] > end:
+                rows = [row for row in rows if row[0] <= end]
+                after = end
             if not rows:
                 return
             yield rows
-            after = rows[-1][0]
+            after = max(after, rows[-1][0])
 
     def facts(
         self, after: int = 0, size: int = PAGE, stop: int | None = None, part: Part | None = None
