@@ -4,6 +4,7 @@ read rate of the same logs measured in the same run.
     .venv/bin/python bench/rebuild.py                 # 1,000,000 events in temporary SQLite files
     .venv/bin/python bench/rebuild.py -n 200000 --postgres-url postgresql://postgres@127.0.0.1:5432/test
     .venv/bin/python bench/rebuild.py --projection feedback_views
+    .venv/bin/python bench/rebuild.py --parts 4 8     # also: what 4 or 8 cores would give (a projection)
 
 It records N events in the four services' stores (intake, routing, resolution, feedback), through each service's
 ``ServiceApplication`` save (``ChainedMapper``, sealing recorder: the stores as the services write them), 8 events a
@@ -24,7 +25,11 @@ Then it measures, in this order, on the same stores:
 * **decode**: the same rows turned into facts (``StoreLog.facts``), nothing applied;
 * **rebuild**: ``services.feedback.rebuild.rebuild`` of ``--projection`` (default every projection) onto empty read
   models, then again over the full ones it made (the usual case: the old tables are dropped at the swap);
-* with the default ``all``, also the case view and timeline alone (``feedback_views``), over full ones.
+* with the default ``all``, also the case view and timeline alone (``feedback_views``), over full ones;
+* with ``--parts K …``, the bulk build of one part of K of the cases timed alone in this process: what each of K
+  workers would do on a machine with K cores. The rate it prints for K cores (those parts side by side, then the swap
+  measured above) is a projection, not a measurement: it leaves out what K workers would share (each SQLite file's
+  write lock, the database server's processor).
 
 With PostgreSQL a fresh schema is made for the run and dropped after it.
 """
@@ -49,8 +54,8 @@ if str(REPO) not in sys.path:
     sys.path.insert(0, str(REPO))
 
 from services.feedback.projections import CaseViews, ReadModels
-from services.feedback.projections.logs import PAGE, SERVICES, StoreLog
-from services.feedback.rebuild import RebuildReport, bulk, projection_kinds, rebuild
+from services.feedback.projections.logs import PAGE, SERVICES, Part, StoreLog
+from services.feedback.rebuild import CACHE, Build, RebuildReport, bulk, projection_kinds, rebuild
 from shared.clock import ManualClock
 from shared.contracts import Actor
 from shared.eventstore import CaseAggregate, EventContext, ServiceApplication, aggregate_id
@@ -326,6 +331,30 @@ def timed_rebuild(settings: Settings, name: str | None, workers: int | None) -> 
         models.close()
 
 
+def one_part(settings: Settings, name: str, parts: int) -> float:
+    """Seconds the bulk build of one part of ``parts`` takes alone, in this process, into fresh aside tables (dropped
+    after): what each of ``parts`` workers would do on as many cores, without the others' share of the machine."""
+    asides = [kind(settings, aside=True) for kind in projection_kinds(None if name == "all" else name)]
+    try:
+        for aside in asides:
+            aside.drop()
+            aside.create()
+        stops = {}
+        for service in SERVICES:
+            log = StoreLog(service, settings)
+            stops[service] = log.head()
+            log.close()
+        report = RebuildReport(applied={aside.name: 0 for aside in asides})
+        started = time.perf_counter()
+        with bulk(asides):
+            Build(asides, CACHE).run(settings, stops, report, None, PAGE, Part(0, parts))
+        return time.perf_counter() - started
+    finally:
+        for aside in asides:
+            aside.drop()
+            aside.close()
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("-n", "--events", type=int, default=1_000_000)
@@ -333,6 +362,8 @@ def main() -> int:
     parser.add_argument("--projection", default="all", help="a projection's name, or all (then also feedback_views)")
     parser.add_argument("--distinct-texts", action="store_true", help="a different complaint text for every case")
     parser.add_argument("--workers", type=int, help="processes of the bulk build (default: the rebuild's own choice)")
+    parser.add_argument("--parts", type=int, nargs="*", default=[],
+                        help="also time one part of K of the bulk alone, for a machine with K cores")  # fmt: skip
     args = parser.parse_args()
     global DISTINCT
     DISTINCT = args.distinct_texts
@@ -367,13 +398,21 @@ def main() -> int:
                       f"   ÷ raw read = {done / seconds / raw:.2f}")  # fmt: skip
             runs = [(args.projection, "onto empty read models"), (args.projection, "over full ones")]
             runs += [(CaseViews.name, "over full ones")] if args.projection == "all" else []
+            swaps = {}  # projection -> the swap's seconds of its rebuild over full read models
             for name, onto in runs:
                 report = timed_rebuild(settings, None if name == "all" else name, args.workers)
+                swaps[name] = report.swap_seconds
                 assert report.notifications == events and set(report.applied.values()) == {events}, report.applied
                 rate = report.rate
                 print(f"rebuild {name:<16} {onto:<22} {events:,} events in {report.seconds:6.1f} s = {rate:9,.0f} "
                       f"events/s   ÷ raw read = {rate / raw:.3f}   ({report.workers} worker(s); bulk "
                       f"{report.bulk_seconds:.1f} s, catch-up and swap {report.swap_seconds:.1f} s)")  # fmt: skip
+            for parts in args.parts:
+                seconds = one_part(settings, args.projection, parts)
+                projected = events / (seconds + swaps[args.projection])
+                print(f"one part of {parts:<2} {args.projection:<10} alone: bulk {seconds:6.1f} s; with {parts} cores, "
+                      f"the bulk's parts side by side and the swap ({swaps[args.projection]:.1f} s): {projected:9,.0f} "
+                      f"events/s   ÷ raw read = {projected / raw:.3f}  (a projection)")  # fmt: skip
             texts = "distinct" if DISTINCT else "one"
             print(f"(Python {platform.python_version()}, {platform.machine()}, page {PAGE:,}, {texts} complaint text)")
         finally:
