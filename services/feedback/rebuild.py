@@ -32,6 +32,8 @@ service's head and the lag. The head is the last notification that carries a pub
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import gc
 import heapq
 import itertools
@@ -46,8 +48,10 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
+import psycopg
+
 from services.feedback.projections import PROJECTIONS, Projection
-from services.feedback.projections.base import Rows, about_a_case
+from services.feedback.projections.base import Rows, about_a_case, lock_key
 from services.feedback.projections.facts import Fact, dump, fold_case
 from services.feedback.projections.logs import PAGE, SERVICES, Part, StoreLog
 from shared.settings import Settings
@@ -109,6 +113,20 @@ def rebuild(
     ``workers``: processes that share the bulk build, each folding its part of the cases (default: one per core,
     up to ``WORKERS``, once the logs hold ``PARALLEL_FROM`` notifications; one below that, where starting them costs
     more than they save). ``progress(done, total)`` counts notifications read."""
+    with exclusive(settings, [p.name for p in projections]):
+        return _rebuild(projections, settings, progress, page=page, cache=cache, workers=workers, services=services)
+
+
+def _rebuild(
+    projections: Sequence[Projection],
+    settings: Settings,
+    progress: Progress | None,
+    *,
+    page: int,
+    cache: int,
+    workers: int | None,
+    services: Sequence[str],
+) -> RebuildReport:
     started = time.perf_counter()
     report = RebuildReport(applied={p.name: 0 for p in projections})
     stops = _heads(settings, services)  # the bulk reads every log up to its head now; the catch-up does the rest
@@ -147,14 +165,36 @@ def rebuild_outdated(settings: Settings) -> list[str]:
     that changed what a read model holds); returns their names. Run before the live consumer starts."""
     projections = [kind(settings) for kind in PROJECTIONS]
     try:
-        stale = [p for p in projections if p.outdated()]
-        if stale:
-            log.warning("rebuilding read models written by another version: %s", ", ".join(p.name for p in stale))
-            rebuild(stale, settings)
+        # Checked under the rebuilds' lock: another process starting (or an `ombud rebuild`) may be rebuilding them.
+        with exclusive(settings, [p.name for p in projections]):
+            stale = [p for p in projections if p.outdated()]
+            if stale:
+                log.warning("rebuilding read models written by another version: %s", ", ".join(p.name for p in stale))
+                _rebuild(stale, settings, None, page=PAGE, cache=CACHE, workers=None, services=SERVICES)
         return [p.name for p in stale]
     finally:
         for projection in projections:
             projection.close()
+
+
+@contextmanager
+def exclusive(settings: Settings, names: Sequence[str]) -> Iterator[None]:
+    """One rebuild of these projections at a time, across processes (two would drop each other's aside tables): a
+    session-level advisory lock per projection on PostgreSQL, an exclusive lock on a file per projection beside the
+    SQLite stores; taken in name order, so two rebuilds of overlapping sets wait rather than deadlock."""
+    ordered = sorted(set(names))
+    if settings.postgres_url:
+        with psycopg.connect(settings.postgres_url, autocommit=True) as conn:
+            for name in ordered:
+                conn.execute("SELECT pg_advisory_lock(%s)", (lock_key(f"{name}:rebuild"),))
+            yield  # the locks go with the session
+        return
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    with contextlib.ExitStack() as files:
+        for name in ordered:
+            handle = files.enter_context(open(settings.data_dir / f"{name}.rebuild.lock", "a"))
+            fcntl.flock(handle, fcntl.LOCK_EX)  # released when the file is closed
+        yield
 
 
 def _live(projections: Sequence[Projection], aside: Projection) -> Projection:

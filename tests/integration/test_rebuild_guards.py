@@ -1,11 +1,13 @@
-"""Read models written by another version of their projection are rebuilt before use, on SQLite and PostgreSQL."""
+"""What keeps rebuilds safe, on SQLite and PostgreSQL: read models written by another version of their projection
+are rebuilt before use, and two rebuilds of one read model at once take turns."""
 
 from __future__ import annotations
 
+import threading
 from uuid import uuid4
 
-from services.feedback.projections import CaseViews, WorkQueues
-from services.feedback.rebuild import rebuild_outdated
+from services.feedback.projections import CaseViews, ReadModels, WorkQueues
+from services.feedback.rebuild import rebuild, rebuild_outdated
 from shared.settings import Settings
 from tests.support import stored
 from tests.unit.test_library import story
@@ -47,3 +49,32 @@ def exists(projection: WorkQueues, short: str) -> bool:
         return row["found"] is not None
     sql = "SELECT name FROM sqlite_master WHERE type = 'table' AND name = ?"
     return bool(projection.side.query(sql, (projection.side.bare(short),)))
+
+
+def test_two_rebuilds_at_once_take_turns_and_end_as_one(settings: Settings) -> None:
+    # Given every read model fed from the stores
+    messages = stored(settings, story(uuid4()))
+    models = ReadModels(settings)
+    try:
+        models.handle_batch(messages)
+        projections = list(models.by_name.values())
+        live = {p.name: p.dump_tables() for p in projections}
+        # When two rebuilds of them run at once (say `ombud rebuild` while a replica starts), each from its own thread
+        errors: list[BaseException] = []
+
+        def rebuild_all() -> None:
+            try:
+                rebuild(projections, settings, page=2)
+            except BaseException as error:  # noqa: BLE001 (reported below)
+                errors.append(error)
+
+        threads = [threading.Thread(target=rebuild_all) for _ in range(2)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        # Then neither broke the other's aside tables, and the read models are what they were
+        assert errors == []
+        assert {p.name: p.dump_tables() for p in projections} == live
+    finally:
+        models.close()
