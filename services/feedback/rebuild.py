@@ -44,6 +44,7 @@ import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -145,13 +146,19 @@ def _rebuild(
             with bulk(asides):
                 Build(asides, cache).run(settings, stops, report, progress, page)
         report.bulk_seconds = time.perf_counter() - bulk_started
-        for aside in asides:
+
+        def finish(aside: Projection) -> int:
             with aside.transaction() as run:
                 aside.write(run, {"watermarks": [(name, at) for name, at in stops.items() if at]})
             applied = catch_up(aside, settings, stops)
-            applied += aside.replace(live=_live(projections, aside), tail=lambda at: _tail(settings, at))
-            report.applied[aside.name] += applied
-            report.caught_up = max(report.caught_up, applied)
+            return applied + aside.replace(live=_live(projections, aside), tail=lambda at: _tail(settings, at))
+
+        # Each projection is caught up and swapped in on a thread of its own (its own store and lock): most of a swap
+        # is building indexes, which SQLite and PostgreSQL do without holding Python's lock.
+        with ThreadPoolExecutor(max_workers=min(len(asides), os.cpu_count() or 1)) as threads:
+            for aside, applied in zip(asides, threads.map(finish, asides), strict=True):
+                report.applied[aside.name] += applied
+                report.caught_up = max(report.caught_up, applied)
         report.swap_seconds = time.perf_counter() - bulk_started - report.bulk_seconds
     finally:
         for aside in asides:
@@ -443,7 +450,8 @@ def _tail(settings: Settings, positions: dict[str, int]) -> list[Fact]:
 def _facts_after(settings: Settings, positions: dict[str, int], size: int) -> Iterator[list[Fact]]:
     """Each service's facts after its position, ``size`` at a time, service after service."""
     for name, after in positions.items():
-        log = StoreLog(name, settings)
+        # The tables exist (the rebuild read the heads first); swaps on several threads must not create them at once.
+        log = StoreLog(name, settings, create=False)
         try:
             yield from log.facts(after=after, size=size)
         finally:
