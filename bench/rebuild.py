@@ -55,7 +55,7 @@ if str(REPO) not in sys.path:
 
 from services.feedback.projections import CaseViews, ReadModels
 from services.feedback.projections.logs import PAGE, SERVICES, Part, StoreLog
-from services.feedback.rebuild import CACHE, Build, RebuildReport, bulk, projection_kinds, rebuild
+from services.feedback.rebuild import CACHE, Build, RebuildReport, bulk, heads, projection_kinds, rebuild
 from shared.clock import ManualClock
 from shared.contracts import Actor
 from shared.eventstore import CaseAggregate, EventContext, ServiceApplication, aggregate_id
@@ -339,11 +339,7 @@ def one_part(settings: Settings, name: str, parts: int) -> float:
         for aside in asides:
             aside.drop()
             aside.create()
-        stops = {}
-        for service in SERVICES:
-            log = StoreLog(service, settings)
-            stops[service] = log.head()
-            log.close()
+        stops = heads(settings, SERVICES)
         report = RebuildReport(applied={aside.name: 0 for aside in asides})
         started = time.perf_counter()
         with bulk(asides):

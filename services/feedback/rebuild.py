@@ -59,7 +59,8 @@ from shared.settings import Settings
 
 # Cases a bulk build (each worker) keeps folded in memory; beyond them the first seen are written out.
 CACHE = 200_000
-# Rows written once per event that a bulk build keeps before writing them (then with the cases leaving the cache).
+# Facts whose rows written once per event a bulk build keeps before writing them (then with the cases leaving the
+# cache).
 HELD = 500_000
 # A catch-up applies the logs' tails this many messages a transaction; the swap applies the rest under its lock.
 TAIL = 1_000
@@ -108,29 +109,36 @@ def rebuild(
     cache: int = CACHE,
     workers: int | None = None,
     services: Sequence[str] = SERVICES,
+    outdated_only: bool = False,
 ) -> RebuildReport:
     """Build each projection anew aside from every service's log, catch up, and swap it in for the live one.
 
     ``workers``: processes that share the bulk build, each folding its part of the cases (default: one per core,
     up to ``WORKERS``, once the logs hold ``PARALLEL_FROM`` notifications; one below that, where starting them costs
-    more than they save). ``progress(done, total)`` counts notifications read."""
+    more than they save). ``progress(done, total)`` counts notifications read. ``outdated_only``: only the projections
+    whose tables another version wrote (``Projection.outdated``), as found once this rebuild holds their lock."""
     with exclusive(settings, [p.name for p in projections]):
-        return _rebuild(projections, settings, progress, page=page, cache=cache, workers=workers, services=services)
+        if outdated_only:
+            projections = [p for p in projections if p.outdated()]
+            if not projections:
+                return RebuildReport()
+            log.warning("rebuilding read models written by another version: %s", ", ".join(p.name for p in projections))
+        return _rebuild(projections, settings, progress, page, cache, workers, services)
 
 
 def _rebuild(
     projections: Sequence[Projection],
     settings: Settings,
     progress: Progress | None,
-    *,
     page: int,
     cache: int,
     workers: int | None,
     services: Sequence[str],
 ) -> RebuildReport:
+    """``rebuild`` itself, under the lock its caller holds."""
     started = time.perf_counter()
     report = RebuildReport(applied={p.name: 0 for p in projections})
-    stops = _heads(settings, services)  # the bulk reads every log up to its head now; the catch-up does the rest
+    stops = heads(settings, services)  # the bulk reads every log up to its head now; the catch-up does the rest
     if workers is None:
         workers = min(os.cpu_count() or 1, WORKERS) if sum(stops.values()) >= PARALLEL_FROM else 1
     report.workers = workers
@@ -168,17 +176,11 @@ def _rebuild(
 
 
 def rebuild_outdated(settings: Settings) -> list[str]:
-    """Rebuild every projection whose tables another version of it wrote (``Projection.outdated``: after an upgrade
-    that changed what a read model holds); returns their names. Run before the live consumer starts."""
+    """Rebuild every projection whose tables another version of it wrote (after an upgrade that changed what a read
+    model holds); returns their names. Run before the live consumer starts."""
     projections = [kind(settings) for kind in PROJECTIONS]
     try:
-        # Checked under the rebuilds' lock: another process starting (or an `ombud rebuild`) may be rebuilding them.
-        with exclusive(settings, [p.name for p in projections]):
-            stale = [p for p in projections if p.outdated()]
-            if stale:
-                log.warning("rebuilding read models written by another version: %s", ", ".join(p.name for p in stale))
-                _rebuild(stale, settings, None, page=PAGE, cache=CACHE, workers=None, services=SERVICES)
-        return [p.name for p in stale]
+        return list(rebuild(projections, settings, outdated_only=True).applied)
     finally:
         for projection in projections:
             projection.close()
@@ -310,7 +312,7 @@ class Build:
         self.emitting = [i for i, p in enumerate(asides) if _defines(p, "event_rows")]
         self.held: list[Rows] = []  # per aside, its per-event rows not written yet
         self.emits: list[tuple[Callable[[Fact], Any], Rows]] = []
-        self.holding = 0
+        self.holding = 0  # facts whose per-event rows are held
         self._hold()
 
     def run(
@@ -389,7 +391,7 @@ class Build:
         """Start holding per-event rows anew; returns those held until now."""
         held, self.held, self.holding = self.held, [defaultdict(list) for _ in self.asides], 0
         self.emits = [(self.asides[i].event_rows, self.held[i]) for i in self.emitting]
-        return held or [defaultdict(list) for _ in self.asides]
+        return held
 
     def _load(self, case_ids: set[str]) -> None:
         """Read back cases written out before (they left the cache and come back)."""
@@ -476,29 +478,29 @@ def status(
     settings: Settings, projections: Sequence[Projection] | None = None, services: Sequence[str] = SERVICES
 ) -> list[Lag]:
     """For each projection and service: position, head and lag (opens every projection unless given)."""
-    heads = _heads(settings, services, public=True)
+    found = heads(settings, services, public=True)
     opened = [kind(settings) for kind in PROJECTIONS] if projections is None else []
     try:
         rows = []
         for projection in projections if projections is not None else opened:
             positions = projection.positions()
-            rows += [Lag(projection.name, name, positions.get(name, 0), heads[name]) for name in services]
+            rows += [Lag(projection.name, name, positions.get(name, 0), found[name]) for name in services]
         return rows
     finally:
         for projection in opened:
             projection.close()
 
 
-def _heads(settings: Settings, services: Sequence[str], public: bool = False) -> dict[str, int]:
+def heads(settings: Settings, services: Sequence[str], public: bool = False) -> dict[str, int]:
     """Each service's head: its last notification, or its last one with a public message."""
-    heads = {}
+    found = {}
     for name in services:
         log = StoreLog(name, settings)
         try:
-            heads[name] = log.public_head() if public else log.head()
+            found[name] = log.public_head() if public else log.head()
         finally:
             log.close()
-    return heads
+    return found
 
 
 def settled(rows: list[Lag]) -> bool:
