@@ -123,8 +123,8 @@ def substrate(count: int, postgres_url: str | None) -> dict[str, Any]:
             schema = f"ombud_bench_{uuid.uuid4().hex[:8]}_{part}"
             _pg_schema(postgres_url, schema, create=True)
             schemas.append(schema)
-            return Settings(postgres_url=postgres_url, postgres_schema=schema)
-        return Settings(data_dir=tmp / part)
+            return Settings(mode="embedded", postgres_url=postgres_url, postgres_schema=schema)
+        return Settings(mode="embedded", data_dir=tmp / part)
 
     actor = Actor(id="channel-phone", role=Role.CUSTOMER)
     record = ComplaintRecord.model_validate(complaint_body(0))

@@ -371,7 +371,7 @@ def main() -> int:
 
             with psycopg.connect(args.postgres_url, autocommit=True) as conn:
                 conn.execute(f"CREATE SCHEMA {schema}")
-        settings = Settings(data_dir=Path(tmp), postgres_url=args.postgres_url, postgres_schema=schema)
+        settings = Settings(mode="embedded", data_dir=Path(tmp), postgres_url=args.postgres_url, postgres_schema=schema)
         try:
             apps = stores(settings)
             try:

@@ -9,9 +9,9 @@ It writes an order list of N lines (CSV, as a chain's ERP exports it), plans and
 1. the raw append: N ready-made ``RecallNotice`` aggregates (same event size, a dummy sealed token) saved through
    the same store (mapper, hash chains, log chain) in batches of the same size as the import — nothing parsed,
    checked or sealed;
-2. the fan-out: ``import_recall_customers`` over the file (parse, check scope, seal each contact with the campaign
-   key, pseudonymise, build and save the notices with their status rows), then the same file again (all found,
-   nothing written).
+2. the fan-out: ``import_recall_customers`` over the file (parse, check scope, pseudonymise, seal each contact under
+   a data key of its customer's own, build and save the notices with their status rows and keys), then the same
+   file again (all found, nothing written).
 
 Goal: the whole fan-out of 100,000 customers under 2 minutes on 2 cores, on SQLite and on PostgreSQL.
 """

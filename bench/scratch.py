@@ -22,7 +22,7 @@ def scratch_settings(name: str, postgres_url: str | None) -> Iterator[Settings]:
             with psycopg.connect(postgres_url, autocommit=True) as conn:
                 conn.execute(f"CREATE SCHEMA {schema}")
         try:
-            yield Settings(data_dir=Path(tmp), postgres_url=postgres_url, postgres_schema=schema)
+            yield Settings(mode="embedded", data_dir=Path(tmp), postgres_url=postgres_url, postgres_schema=schema)
         finally:
             if postgres_url and schema:
                 import psycopg

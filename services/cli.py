@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.progress import Progress
 from rich.table import Table
 
+from services.accounts_cli import token_app, users_app
 from services.feedback import rebuild as read_models
 from services.feedback.projections import ReadModels
 from services.intake.importer import import_complaints
@@ -24,6 +25,7 @@ from shared.clock import SystemClock
 from shared.contracts import Actor
 from shared.errors import InvalidValue
 from shared.logs import configure_logging
+from shared.natsauth import embedded_passwords
 from shared.natsserver import NatsServer
 from shared.processes import ChildProcess
 from shared.settings import Settings
@@ -34,6 +36,8 @@ parked_app = typer.Typer(help="Messages a consumer gave up on, kept with their e
 app.add_typer(parked_app, name="parked")
 import_app = typer.Typer(help="Bulk imports from files (chains moving over from spreadsheets).", no_args_is_help=True)
 app.add_typer(import_app, name="import")
+app.add_typer(users_app, name="users")
+app.add_typer(token_app, name="token")
 console = Console(stderr=True)
 # The worker processes of `ombud up`: the feedback projection takes every event of every service, so it
 # gets a process of its own; the other services' relays and policies share one.
@@ -51,6 +55,10 @@ def _settings(
     }
     if not listen:
         overrides["smtp_port"] = 0
+    if "OMBUD_MODE" not in os.environ:
+        # `ombud` is the embedded system's tool (keys generated per install); OMBUD_MODE=distributed uses it on a
+        # deployment whose keys come from its secret store (shared/secrets.py).
+        overrides["mode"] = "embedded"
     return Settings(**overrides)
 
 
@@ -67,7 +75,12 @@ def up(
         settings.port = port
     nats = None
     if not settings.nats_url:
-        nats = NatsServer(settings.data_dir / "nats").start()
+        # Its users and permissions (one per service) go in a configuration beside the keys: it holds passwords.
+        nats = NatsServer(
+            settings.data_dir / "nats",
+            passwords=embedded_passwords(settings),
+            config_file=settings.key_path("nats-server.conf"),
+        ).start()
         settings.nats_url = nats.url
     store = "PostgreSQL" if settings.postgres_url else f"SQLite under {settings.data_dir.resolve()}"
     console.print(f"[bold]Ombud[/bold] on http://{settings.host}:{settings.port}  (API docs: /docs)")
@@ -349,9 +362,7 @@ def recall_import(
 ) -> None:
     """Issue a recall notice to every affected order line of FILE (a re-run issues nothing twice), in batches,
     contacts sealed. Exit 1 if any line failed, 2 if the file or the campaign refuses the import."""
-    import csv as _csv
-    import io as _io
-
+    from shared.csvsafe import csv_text
     from shared.errors import DomainError
 
     configure_logging("WARNING")
@@ -376,11 +387,8 @@ def recall_import(
         f"{outcome.failed} failed ({outcome.seconds:.1f}s, {rate:,.0f} customers/s)"
     )
     if report is not None:
-        out = _io.StringIO()
-        writer = _csv.writer(out, lineterminator="\n")
-        writer.writerow(["row", "order_id", "field", "message"])
-        writer.writerows([e.row, e.order_id or "", e.field, e.message] for e in outcome.errors)
-        report.write_text(out.getvalue(), encoding="utf-8-sig")
+        rows = ([e.row, e.order_id or "", e.field, e.message] for e in outcome.errors)
+        report.write_text(csv_text(["row", "order_id", "field", "message"], rows), encoding="utf-8-sig")
     if outcome.errors:
         table = Table("row", "order_id", "field", "message")
         for error in outcome.errors[:20]:

@@ -19,11 +19,12 @@ from services.resolution import api as resolution_api
 from services.resolution.application import ResolutionService
 from services.routing import api as routing_api
 from services.routing.application import Routing
-from shared.bus import Bus, Subscription
+from shared.bus import Subscription
 from shared.clock import Clock, SystemClock
 from shared.logs import configure_logging
 from shared.masterdata import MasterData
 from shared.runtime import Service, create_http_app, every, work
+from shared.secrets import require_secrets
 from shared.settings import Settings
 
 SERVICES = ("intake", "routing", "resolution", "feedback")
@@ -35,7 +36,7 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
         intake = Intake(settings, clock, MasterData.load(settings.master_data_dir))
         # Prepared customer messages are sent from the deliveries table, so ones due while down go out at start.
         deliver = every(settings.delivery_poll_seconds, intake.deliver_due, "delivery")
-        service = Service(intake, intake_api.router, loops=[deliver])
+        service = Service(intake, intake_api.router, loops=[deliver], locate=intake.case_scope)
         if settings.smtp_port > 0:
             # Inbound e-mail files complaints into this intake; it stops (and finishes filing) before the store closes.
             service.closers.append(Mailbox(intake, settings).start().stop)
@@ -44,10 +45,14 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
         routing = Routing(settings, clock)
         # Due clock timers fire from the store's timers table, so ones that fell due while down fire at start.
         return Service(
-            routing, routing_api.router, loops=[every(settings.timer_poll_seconds, routing.fire_due_timers, "timers")]
+            routing,
+            routing_api.router,
+            loops=[every(settings.timer_poll_seconds, routing.fire_due_timers, "timers")],
+            locate=routing.case_scope,
         )
     if name == "resolution":
-        return Service(ResolutionService(settings, clock), resolution_api.router)
+        resolution = ResolutionService(settings, clock)
+        return Service(resolution, resolution_api.router, locate=resolution.case_scope)
     if name == "feedback":
         models = ReadModels(settings)
         feedback = Feedback(settings, clock)
@@ -65,6 +70,7 @@ def build_service(name: str, settings: Settings, clock: Clock) -> Service:
             ],
             closers=[models.close],
             views=models[CaseViews.name],
+            locate=models[CaseViews.name].case_scope,
             read_models=models.by_name,
             loops=[
                 # Due survey attempts (and closings without an answer) go out from the store's followups table.
@@ -106,16 +112,22 @@ def serve(
     configure_logging(settings.log_level, service=",".join(working or names))
     if not settings.nats_url:
         raise SystemExit("OMBUD_NATS_URL is required to run a service alone (ombud up starts its own NATS)")
+    require_secrets(settings)
     if "feedback" in (names if working is None else working):
         rebuild_outdated(settings)  # before its consumer feeds them
     app = build_http(names, settings, working=working, checks=checks)
-    uvicorn.run(app, host=settings.host, port=settings.port, log_config=None, access_log=False)
+    # The peer address is the TCP peer: X-Forwarded-For is read only from OMBUD_TRUSTED_PROXIES, by
+    # shared/clientaddr.py (uvicorn's own proxy_headers would believe 127.0.0.1, i.e. any local process).
+    uvicorn.run(
+        app, host=settings.host, port=settings.port, log_config=None, access_log=False, proxy_headers=False
+    )
 
 
 def serve_workers(names: Sequence[str], settings: Settings) -> None:
     """Run only the named services' relays and consumers (no HTTP) until SIGINT / SIGTERM."""
     configure_logging(settings.log_level, service=",".join(names))
+    require_secrets(settings)
     if "feedback" in names:
         rebuild_outdated(settings)  # before its consumer feeds them
     clock = SystemClock()
-    asyncio.run(work([build_service(n, settings, clock) for n in names], Bus(settings)))
+    asyncio.run(work([build_service(n, settings, clock) for n in names], settings))

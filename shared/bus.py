@@ -1,6 +1,7 @@
 """NATS JetStream: the connection, the stream, the outbox relay and durable pull consumers.
 
-* ``Bus`` keeps one connection that reconnects forever and creates the stream idempotently.
+* ``Bus`` keeps one connection that reconnects forever and creates the stream idempotently; it connects as
+  one service's NATS user (``shared.natsauth``), so a process running several services has a bus for each.
 * ``Relay`` tails a service's notification log and publishes every event with
   ``Nats-Msg-Id: <service>:<notification id>``; its position is saved in the service's store
   only after JetStream acknowledged the batch, so a crash republishes (and JetStream drops the
@@ -27,6 +28,7 @@ from pydantic import ValidationError
 
 from shared.contracts import EventMessage
 from shared.logs import safe_error
+from shared.natsauth import MONITOR, connect_options, user_for
 from shared.parked import ParkedStore
 from shared.settings import Settings
 
@@ -34,10 +36,13 @@ log = structlog.get_logger()
 
 
 class Bus:
-    """One NATS connection with JetStream; reconnects on its own."""
+    """One NATS connection with JetStream, as ``service``'s user (None: an HTTP-only process, which only
+    connects to report health); reconnects on its own."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, service: str | None = None) -> None:
         self.settings = settings
+        self.service = service
+        self.user = user_for(settings, service)
         self.nc: Any = None
         self.js: Any = None
 
@@ -60,12 +65,14 @@ class Bus:
                     error_cb=_quiet,
                     disconnected_cb=_disconnected,
                     reconnected_cb=_reconnected,
+                    **connect_options(self.settings, self.service),
                 )
                 self.js = self.nc.jetstream(timeout=5)
-                await self.ensure_stream()
+                if self.user != MONITOR:
+                    await self.ensure_stream()
                 return True
             except Exception as error:  # noqa: BLE001 - keep trying until NATS answers
-                log.warning("nats.unreachable", error=safe_error(error), retry_in=delay)
+                log.warning("nats.unreachable", user=self.user, error=safe_error(error), retry_in=delay)
                 if self.nc:
                     with contextlib.suppress(Exception):
                         await self.nc.close()
@@ -96,7 +103,11 @@ class Bus:
 
 
 async def _quiet(error: Exception) -> None:
-    log.debug("nats.error", error=safe_error(error))
+    # A refused subject means a permission table out of step with the code, or a service doing what it should not.
+    if "permissions violation" in str(error).lower() or "authorization" in str(error).lower():
+        log.error("nats.refused", error=safe_error(error))
+    else:
+        log.debug("nats.error", error=safe_error(error))
 
 
 async def _disconnected() -> None:

@@ -9,14 +9,15 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from fastapi import Depends, FastAPI, Header, Request
+from pydantic import BaseModel
+from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 
+from shared.access.guard import current_principal
 from shared.clock import SystemClock
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound, Unauthenticated
-from shared.vocabulary import Role
 
 _QUOTED = re.compile(r"'([^']*)'")
 
@@ -50,21 +51,54 @@ def read_model(name: str, service: str = "feedback") -> Callable[[Request], Any]
     return dependency
 
 
-async def request_actor(
-    x_ombud_user: Annotated[str | None, Header(description="who acts (the gateway sets it after sign-in)")] = None,
-    x_ombud_role: Annotated[Role | None, Header(description="the actor's role")] = None,
-    x_ombud_store: Annotated[str | None, Header(description="the actor's store, if any")] = None,
-) -> Actor:
-    """The staff member making the request, from the headers the sign-in gateway sets.
+async def request_actor(request: Request) -> Actor:
+    """The staff member making the request, as their verified token says (``shared.access.guard.authorize``).
 
-    Ombud trusts its gateway for identity (deploy/gateway); a request without a user is refused.
+    Headers a client writes never make an identity: the actor on every event comes from the token.
     """
-    if not x_ombud_user or x_ombud_role is None:
-        raise Unauthenticated("headers X-Ombud-User and X-Ombud-Role must say who acts")
-    return Actor(id=x_ombud_user, role=x_ombud_role, store=x_ombud_store)
+    return current_principal(request).actor()
 
 
 RequestActor = Annotated[Actor, Depends(request_actor)]
+
+
+class Problem(BaseModel):
+    """One bad field: its dotted name, what is wrong, and the allowed values where it is a code."""
+
+    field: str
+    message: str
+    allowed: list[str] | None = None
+
+
+class Problems(BaseModel):
+    detail: list[Problem]
+
+
+class Refusal(BaseModel):
+    detail: str
+
+
+def _error(model: type[BaseModel], description: str) -> dict[str, Any]:
+    # Errors are JSON even on routes whose own answer is HTML, CSV or PEM: say so beside the route's media type.
+    return {
+        "model": model,
+        "description": description,
+        "content": {"application/json": {"schema": {"$ref": f"#/components/schemas/{model.__name__}"}}},
+    }
+
+
+# The answers any route may give besides its own (declared once for every route, so the OpenAPI schema, and
+# the API fuzzing test that holds responses to it, know them).
+ERROR_RESPONSES: dict[int | str, dict[str, Any]] = {
+    400: _error(Refusal, "the body is not valid JSON"),
+    401: _error(Refusal, "no valid bearer token"),
+    403: _error(Refusal, "the permission policy or a business rule refuses the caller"),
+    404: _error(Refusal, "unknown, or outside the caller's reach"),
+    409: _error(Refusal, "not allowed in the current state"),
+    413: _error(Refusal, "request body too large"),
+    422: _error(Problems, "invalid input: each field, what is wrong, the allowed values"),
+    429: _error(Refusal, "too many requests; try later"),
+}
 
 
 def validation_problem(exc: RequestValidationError) -> JSONResponse:

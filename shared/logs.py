@@ -13,20 +13,36 @@ from typing import Any
 
 import structlog
 
+from shared.masking import mask_patterns
+
 PERSONAL_KEYS = frozenset({"name", "phone", "email", "address", "customer", "contact", "member_id", "body", "password"})
-_EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
-# Seven or more digits (with spaces or dashes) not inside a longer hex/id token.
-_PHONE = re.compile(r"(?<![\w-])\+?\d[\d -]{5,}\d(?![\w-])")
+_REDACTED = "[redacted]"
+# Inside rendered text (an exception's message, a traceback): the value after a personal key in a dict or
+# keyword repr (``'name': '王芳'``, ``phone="138…"``), and pydantic's echo of the input. Each value is bounded,
+# so the scan stays linear however long the text.
+_KEYED = re.compile(
+    r"""(?P<key>['"]?\b(?:%s)\b['"]?\s*[:=]\s*)(?P<value>'[^'\n]{0,1000}'|"[^"\n]{0,1000}"|[^\s,)}\]]{1,200})"""
+    % "|".join(sorted(PERSONAL_KEYS))
+)
+_PYDANTIC_INPUT = re.compile(r"input_value=[^\n]{0,2000}?(?=, input_type=)")
 _ALWAYS = ("service", "case_id", "correlation_id")
 _defaults: dict[str, str | None] = {"service": None}
 
 
+def redact_text(text: str) -> str:
+    """``text`` with e-mail addresses, phone and identity card numbers, and values of personal keys redacted."""
+    text = _PYDANTIC_INPUT.sub("input_value=" + _REDACTED, text)
+    text = _KEYED.sub(lambda found: found.group("key") + _REDACTED, text)
+    return mask_patterns(text, _REDACTED, _REDACTED, _REDACTED)
+
+
 def _redact(_: Any, __: str, event_dict: dict[str, Any]) -> dict[str, Any]:
+    # Runs after ``format_exc_info``: a rendered traceback (``exception``) is text like any other.
     for key in list(event_dict):
         if key in PERSONAL_KEYS:
-            event_dict[key] = "[redacted]"
+            event_dict[key] = _REDACTED
         elif isinstance(event_dict[key], str) and key not in ("timestamp", "level") and not key.endswith("id"):
-            event_dict[key] = _PHONE.sub("[redacted]", _EMAIL.sub("[redacted]", event_dict[key]))
+            event_dict[key] = redact_text(event_dict[key])
     return event_dict
 
 
@@ -58,10 +74,9 @@ def configure_logging(level: str = "INFO", stream: Any = None, service: str | No
         structlog.processors.add_log_level,
         structlog.processors.TimeStamper(fmt="iso", utc=True),
         _always_present,
-        _redact,
     ]
     structlog.configure(
-        processors=[*shared, structlog.processors.format_exc_info, structlog.processors.JSONRenderer()],
+        processors=[*shared, structlog.processors.format_exc_info, _redact, structlog.processors.JSONRenderer()],
         wrapper_class=structlog.make_filtering_bound_logger(logging.getLevelName(level.upper())),
         logger_factory=structlog.PrintLoggerFactory(stream or _CurrentStderr()),
         cache_logger_on_first_use=False,
@@ -72,6 +87,7 @@ def configure_logging(level: str = "INFO", stream: Any = None, service: str | No
             processors=[
                 structlog.stdlib.ProcessorFormatter.remove_processors_meta,
                 structlog.processors.format_exc_info,
+                _redact,
                 structlog.processors.JSONRenderer(),
             ],
             foreign_pre_chain=[structlog.stdlib.add_logger_name, *shared],

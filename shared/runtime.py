@@ -7,22 +7,34 @@ import contextlib
 import signal
 from collections.abc import AsyncIterator, Callable, Collection, Coroutine
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Literal
 
 import structlog
-from fastapi import APIRouter, FastAPI, Request
+from pydantic import BaseModel
+from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 
+from shared.access.api import router as access_router
+from shared.access.guard import Access, CaseLocator, authorize
+from shared.access.store import IdentityStore
 from shared.audit.api import router as audit_router
 from shared.audit.auditor import Auditor
+from shared.bounds import RowId
 from shared.bus import Bus, Consumer, Relay, Subscription, sleep_unless
 from shared.eventstore import ServiceApplication
-from shared.http import BodyLimit, CorrelationId, install_error_handlers
+from shared.http import ERROR_RESPONSES, BodyLimit, CorrelationId, install_error_handlers
 from shared.logs import safe_error
+from shared.natsauth import MONITOR
 from shared.parked import ParkedStore
 from shared.settings import Settings
+from shared.webguard import install_web_guard
 
 log = structlog.get_logger()
+
+
+class Health(BaseModel):
+    status: Literal["ok", "down"]
+    down: list[str]
 
 
 @dataclass
@@ -38,6 +50,8 @@ class Service:
     read_models: dict[str, Any] = field(default_factory=dict)
     # Background work beside the relay and consumers (e.g. routing's timer worker): each runs until ``stop``.
     loops: list[Callable[[asyncio.Event], Coroutine[Any, Any, None]]] = field(default_factory=list)
+    # Where one of its cases (or things about a case, like a return request) belongs, for the access check.
+    locate: CaseLocator | None = None
 
     def __post_init__(self) -> None:
         self.parked = ParkedStore(self.app.side, self.app.clock)
@@ -75,29 +89,36 @@ class Service:
         self.app.close()
 
 
-async def work(services: list[Service], bus: Bus) -> None:
-    """Relay and consume for ``services`` until SIGINT or SIGTERM, then close the bus and stores."""
+def buses_for(services: list[Service], settings: Settings) -> dict[str, Bus]:
+    """One bus per service, each connected as that service's NATS user (shared/natsauth.py); a process that runs
+    no service's workers gets one bus, as ``monitor``, to report whether NATS answers."""
+    return {s.name: Bus(settings, s.name) for s in services} or {MONITOR: Bus(settings)}
+
+
+async def work(services: list[Service], settings: Settings) -> None:
+    """Relay and consume for ``services`` until SIGINT or SIGTERM, then close the buses and stores."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, stop.set)
+    buses = buses_for(services, settings)
     try:
-        await run_workers(services, bus, stop)
+        await run_workers(services, buses, stop)
     finally:
-        await bus.close()
+        await asyncio.gather(*(bus.close() for bus in buses.values()))
         for service in services:
             service.shutdown()
 
 
-async def run_workers(services: list[Service], bus: Bus, stop: asyncio.Event) -> None:
-    """Connect to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
-    relays = [Relay(service.app, bus) for service in services]
+async def run_workers(services: list[Service], buses: dict[str, Bus], stop: asyncio.Event) -> None:
+    """Connect every bus to NATS (waiting as long as it takes), then relay and consume until ``stop``."""
     tasks: list[asyncio.Task[None]] = []
     try:
-        if await bus.connect(stop):
+        if all(await asyncio.gather(*(bus.connect(stop) for bus in buses.values()))):
             log.info("workers.started", services=[s.name for s in services])
-            tasks += [asyncio.create_task(relay.run(stop)) for relay in relays]
             for service in services:
+                bus = buses[service.name]
+                tasks.append(asyncio.create_task(Relay(service.app, bus).run(stop)))
                 for subscription in service.subscriptions:
                     tasks.append(asyncio.create_task(Consumer(bus, subscription, service.parked).run(stop)))
                 tasks += [asyncio.create_task(loop(stop)) for loop in service.loops]
@@ -147,10 +168,12 @@ def create_http_app(
     ``working`` names the services whose relays and consumers run in this process (default: all);
     ``checks`` are further named health checks, e.g. that a worker process is alive.
     """
-    bus = Bus(settings)
     workers = [s for s in services if working is None or s.name in working]
+    buses = buses_for(workers, settings)
     checks = checks or {}
     auditor = Auditor({s.name: s.app for s in services}, settings, services[0].app.clock)
+    identity = IdentityStore(settings, services[0].app.clock)
+    access = Access(settings, identity, [s.locate for s in services if s.locate is not None])
 
     @contextlib.asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
@@ -158,23 +181,29 @@ def create_http_app(
         tasks = [
             asyncio.create_task(checkpoint_periodically(auditor, settings.checkpoint_interval_seconds, stop)),
             # With no workers here it only connects: /health reports NATS from every process.
-            asyncio.create_task(run_workers(workers, bus, stop)),
+            asyncio.create_task(run_workers(workers, buses, stop)),
         ]
         try:
             yield
         finally:
             stop.set()
             await asyncio.gather(*tasks)
-            await bus.close()
+            await asyncio.gather(*(bus.close() for bus in buses.values()))
             for service in services:
                 service.shutdown()
+            identity.close()
 
     names = ", ".join(s.name for s in services)
-    http = FastAPI(title="Ombud", description=f"Complaint handling: {names}", version="0.1.0", lifespan=lifespan)
+    http = FastAPI(title="Ombud", description=f"Complaint handling: {names}", version="0.1.0", lifespan=lifespan,
+        # One permission check on every route (shared.access.guard; config/permissions.yaml).
+        dependencies=[Depends(authorize)],
+        responses=ERROR_RESPONSES,
+    )
     http.state.services = {s.name: s for s in services}
-    http.state.bus = bus
+    http.state.buses = buses
     http.state.auditor = auditor
     http.state.settings = settings
+    http.state.access = access
     install_error_handlers(http)
     http.add_middleware(
         BodyLimit,
@@ -182,12 +211,13 @@ def create_http_app(
         larger={r"/api/cases/[^/]+/evidence": settings.evidence_max_bytes + BodyLimit.MULTIPART_OVERHEAD},
     )
     http.add_middleware(CorrelationId)
+    install_web_guard(http, settings)  # outermost: its headers are on every response, a 413 included
 
-    @http.get("/health", tags=["operations"])
+    @http.get("/health", tags=["operations"], response_model=Health, responses={503: {"model": Health}})
     def health() -> JSONResponse:
         """200 when every store and NATS answer; 503 naming what is down."""
         down = [f"store:{s.name}" for s in services if not s.store_reachable()]
-        if not bus.connected:
+        if not all(bus.connected for bus in buses.values()):
             down.append("nats")
         down += [name for name, check in checks.items() if not check()]
         status = 503 if down else 200
@@ -197,6 +227,7 @@ def create_http_app(
         http.include_router(service.router)
     http.include_router(parked_router())
     http.include_router(audit_router)
+    http.include_router(access_router)
     return http
 
 
@@ -215,7 +246,7 @@ def parked_router() -> APIRouter:
         }
 
     @router.post("/{service}/{parked_id}/replay")
-    def replay_parked(service: str, parked_id: int, request: Request) -> JSONResponse:
+    def replay_parked(service: str, parked_id: RowId, request: Request) -> JSONResponse:
         found = request.app.state.services.get(service)
         if found is None:
             return JSONResponse(status_code=404, content={"detail": f"no service {service!r} here"})

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from ipaddress import ip_network
 from pathlib import Path
+from typing import Annotated, Literal
 from urllib.parse import parse_qs, unquote, urlparse
 
-from pydantic import Field, SecretStr
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
@@ -21,21 +23,58 @@ class Settings(BaseSettings):
     master_data_dir: Path = REPO_ROOT / "config" / "demo-chain"
     host: str = "127.0.0.1"
     port: int = 8000
+    # Proxies (IPs or CIDRs, comma-separated) whose X-Forwarded-For is believed (shared/clientaddr.py); empty: none.
+    trusted_proxies: Annotated[list[str], NoDecode] = Field(default_factory=list)
+    # Origins (comma-separated, e.g. https://portal.example.com) a browser app may call the API from; empty: none.
+    cors_origins: Annotated[list[str], NoDecode] = Field(default_factory=list)
     nats_url: str | None = None
+    # This process's NATS identity (shared/natsauth.py): user (default: the service's name) and password. Unset
+    # when embedded: the passwords generated in key_dir. TLS: a CA to trust, and a client certificate if the
+    # server asks for one.
+    nats_user: str | None = None
+    nats_password: SecretStr | None = None
+    nats_password_file: Path | None = None
+    nats_tls_ca_file: Path | None = None
+    nats_tls_cert_file: Path | None = None
+    nats_tls_key_file: Path | None = None
     postgres_url: str | None = None
+    # The URL (with its password) from a mounted secret file instead; read once, at start.
+    postgres_url_file: Path | None = None
     postgres_schema: str | None = None
     log_level: str = "INFO"
     timezone: str = "Asia/Shanghai"
-    # Keys the blind index of contacts (repeat detection, lookups); set a secret one in production.
-    blind_index_key: SecretStr = SecretStr("ombud-embedded-blind-index-key")
-    # Derives each case's customer token (answering a proposal or a survey without a login); secret in production.
-    customer_token_key: SecretStr = SecretStr("ombud-embedded-customer-token-key")
-    # Wraps each customer's data key (base64 of 32 bytes). Unset: a key file under <data_dir>/keys is
-    # created on first use, which suits the embedded system only; production sets it from a secret store.
+    # "embedded" (what `ombud up` and the `ombud` tools run): keys and NATS passwords are generated per install
+    # in key_dir. "distributed" (the default, so a container never invents keys of its own): every key comes
+    # from the environment or a secret file and a process refuses to start without it (shared/secrets.py).
+    mode: Literal["embedded", "distributed"] = "distributed"
+    # Where the embedded system keeps its generated keys (default <data_dir>/keys; docs/deployment.md on backups).
+    key_dir: Path | None = None
+    # Keys the blind index of contacts (repeat detection, lookups); every *_key has a *_key_file twin for a
+    # mounted secret. Unset: generated per install when embedded, refused when distributed (shared/keys.py).
+    blind_index_key: SecretStr | None = None
+    blind_index_key_file: Path | None = None
+    # Wraps each customer's data key (base64 of 32 bytes); unset: as the blind-index key.
     master_key: SecretStr | None = None
-    # Ed25519 private key (PEM) that signs audit checkpoints and bundles; default <data_dir>/keys/signing.pem.
+    master_key_file: Path | None = None
+    # Ed25519 private key (PEM) that signs audit checkpoints and bundles; unset: <key_dir>/signing.pem (embedded).
     signing_key_file: Path | None = None
     checkpoint_interval_seconds: float = 3600.0
+    # Identity (docs/security.md): "embedded" signs Ombud's own tokens with an Ed25519 key (default
+    # <key_dir>/auth.pem, generated on first use); "oidc" verifies the chain's provider's tokens by its JWKS.
+    auth_mode: Literal["embedded", "oidc"] = "embedded"
+    auth_key_file: Path | None = None
+    auth_audience: str = "ombud"
+    auth_token_ttl_seconds: int = Field(default=900, ge=60, le=86_400)
+    auth_leeway_seconds: int = Field(default=30, ge=0, le=300)
+    # Claim names carrying the user id, roles, stores and regions (a provider may name them otherwise).
+    auth_claim_user: str = "sub"
+    auth_claim_roles: str = "roles"
+    auth_claim_stores: str = "stores"
+    auth_claim_regions: str = "regions"
+    oidc_issuer: str | None = None
+    oidc_audience: str | None = None
+    oidc_jwks_url: str | None = None
+    oidc_jwks_cache_seconds: int = 300
     # Evidence files, stored by content hash (a path here; an object store in production).
     evidence_dir: Path | None = None  # default <data_dir>/evidence
     evidence_max_bytes: int = 20_000_000
@@ -67,13 +106,38 @@ class Settings(BaseSettings):
     # How often feedback turns the high-frequency warnings of its read model into events.
     warning_check_seconds: float = 600.0
 
+    @field_validator("trusted_proxies", "cors_origins", mode="before")
+    @classmethod
+    def _comma_separated(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies")
+    @classmethod
+    def _networks(cls, value: list[str]) -> list[str]:
+        for proxy in value:
+            ip_network(proxy, strict=False)  # a typo stops the start, rather than trusting nobody silently
+        return value
+
+    @model_validator(mode="after")
+    def _postgres_url_from_file(self) -> Settings:
+        if self.postgres_url is None and self.postgres_url_file is not None:
+            self.postgres_url = self.postgres_url_file.read_text().strip()
+        return self
+
     def key_path(self, name: str) -> Path:
         """Where the embedded system keeps a generated key file."""
-        return self.data_dir.resolve() / "keys" / name
+        return (self.key_dir or self.data_dir / "keys").resolve() / name
 
     def child_env(self) -> dict[str, str]:
         """The settings a child process needs to see the same stores and NATS as this one."""
-        env = {"OMBUD_DATA_DIR": str(self.data_dir.resolve()), "OMBUD_LOG_LEVEL": self.log_level}
+        env = {
+            "OMBUD_DATA_DIR": str(self.data_dir.resolve()),
+            "OMBUD_LOG_LEVEL": self.log_level,
+            "OMBUD_MODE": self.mode,
+            "OMBUD_KEY_DIR": str(self.key_path("x").parent),
+        }
         if self.nats_url:
             env["OMBUD_NATS_URL"] = self.nats_url
         if self.postgres_url:

@@ -29,6 +29,15 @@ def instant(value: int | None) -> datetime | None:
     return None if value is None else _EPOCH + timedelta(microseconds=value)
 
 
+# Write ``column LIKE ? ESCAPE '\'`` with ``containing(text)`` as the parameter (SQLite has no default escape).
+LIKE_ESCAPE = "ESCAPE '\\'"
+
+
+def containing(text: str) -> str:
+    """A ``LIKE`` pattern matching values that contain ``text`` literally: its ``%`` and ``_`` are no wildcards."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
 class SideTables:
     """Run SQL on the datastore behind an eventsourcing recorder."""
 

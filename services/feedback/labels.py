@@ -40,6 +40,7 @@ EVENTS: dict[str, tuple[str, str]] = {
     "NuisanceFlagged": ("骚扰来源标记", "Nuisance source flagged"),
     "ContactDetailsRead": ("查看联系方式", "Contact details read"),
     "CustomerErased": ("个人信息删除", "Customer data erased"),
+    "CustomerLinkIssued": ("客户答复链接已发出", "Customer answer link issued"),
     "MessageDelivered": ("消息已送达", "Message delivered"),
     "MessageDeliveryFailed": ("消息发送失败", "Message delivery failed"),
     # routing
@@ -131,6 +132,7 @@ ROLES: dict[str, tuple[str, str]] = {
     "quality_analyst": ("质量管理专员", "Quality analyst"),
     "auditor": ("审计", "Auditor"),
     "admin": ("管理员", "Administrator"),
+    "merchant": ("商户", "Mall merchant"),
     "system": ("系统", "System"),
 }
 
@@ -359,7 +361,7 @@ FORM: dict[str, tuple[str, str]] = {
 # Messages to the customer and the delivery reports of them.
 _MESSAGES = {"AcknowledgementDue", "AcknowledgementPrepared", "RejectionExplained", "MessagePrepared", "ProposalOffered",
              "SurveySent", "FollowUpScheduled"}
-_DELIVERY = {"MessageDelivered", "MessageDeliveryFailed"}
+_DELIVERY = {"MessageDelivered", "MessageDeliveryFailed", "CustomerLinkIssued"}
 _CLOCKS = {"ClockStarted", "ClockPaused", "ClockResumed", "ClockReplanned", "ClockStopped", "ClockWarned", "SlaBreached"}
 # Payload fields that say why (shown in their own column), and ones the form shows elsewhere or not at all.
 _WHY = ("reason", "summary", "findings", "note", "result", "plan", "counter", "comment", "measure")
@@ -423,10 +425,12 @@ def record_form(view: dict[str, Any], events: list[dict[str, Any]], lang: Langua
     for event in events:
         if event["type"] in _DELIVERY:
             p = event["payload"]
-            state = t["delivered"] if event["type"] == "MessageDelivered" else t["failed"]
-            deliveries.setdefault(str(p.get("message_event_id")), []).append(
-                f"{state} · {p.get('channel')} #{p.get('attempt')} · {when(event['recorded_at'])}"
-            )
+            if event["type"] == "CustomerLinkIssued":  # the answer link an attempt carried, by its id
+                step = f"{label('event', event['type'], lang)} {p.get('token_id')}"
+            else:
+                state = t["delivered"] if event["type"] == "MessageDelivered" else t["failed"]
+                step = f"{state} · {p.get('channel')} #{p.get('attempt')}"
+            deliveries.setdefault(str(p.get("message_event_id")), []).append(f"{step} · {when(event['recorded_at'])}")
     decisions, messages, clocks = [], [], []
     for event in events:
         kind, payload = event["type"], event["payload"]

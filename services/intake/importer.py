@@ -45,6 +45,7 @@ from pydantic import ValidationError
 from services.intake.application import Intake, case_id_for_key
 from services.intake.domain import CHANNEL_DETAILS, ComplaintRecord
 from shared.contracts import Actor
+from shared.csvsafe import csv_text
 from shared.errors import DomainError, InvalidValue
 from shared.vocabulary import Channel
 
@@ -122,11 +123,8 @@ class ImportReport:
 
     def errors_csv(self) -> str:
         """The per-row errors as CSV text (row, external_id, field, message)."""
-        out = io.StringIO()
-        writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(["row", "external_id", "field", "message"])
-        writer.writerows([e.row, e.external_id or "", e.field, e.message] for e in self.errors)
-        return out.getvalue()
+        rows = ([e.row, e.external_id or "", e.field, e.message] for e in self.errors)
+        return csv_text(["row", "external_id", "field", "message"], rows)
 
 
 @dataclass(frozen=True)
@@ -165,15 +163,21 @@ def import_complaints(
 
 
 async def import_complaints_async(
-    intake: Intake, source: Source, *, actor: Actor, progress: Progress | None = None
+    intake: Intake,
+    source: Source,
+    *,
+    actor: Actor,
+    progress: Progress | None = None,
+    stores: frozenset[str] | None = None,
 ) -> ImportReport:
     """Import complaints from ``source``: every row checked, the good ones filed under the idempotency key
     ``import:<external_id>``, each bad one reported; rows filed before count as ``already_imported``.
 
     ``source`` is a CSV file (its path or its bytes) or rows as mappings column -> cell. A file that is not
-    UTF-8 CSV with known columns is refused whole: ``InvalidValue("file", …)``. ``actor`` is recorded as
-    who received each complaint unless its row names ``received_by_id``. ``progress(done, total)`` is
-    called as rows are done.
+    UTF-8 CSV with known columns is refused whole: ``InvalidValue("file", …)``. ``actor`` (the signed-in
+    importer) records each complaint; a row's ``received_by_id`` stays on the record as who took it first.
+    ``stores``: the stores the importer may file for (None: all); a row for another is refused.
+    ``progress(done, total)`` is called as rows are done.
     """
     started = time.monotonic()
     rows = _rows_of(source)
@@ -183,7 +187,7 @@ async def import_complaints_async(
     tasks: list[asyncio.Task[_Outcome]] = []
     try:
         for batch in _batches(rows, BATCH_BYTES if intake.settings.postgres_url else None):
-            tasks.append(asyncio.create_task(_import_batch(intake, batch, first_line, actor)))
+            tasks.append(asyncio.create_task(_import_batch(intake, batch, first_line, actor, stores)))
             if len(tasks) > 1:
                 _add(report, await tasks[-2], progress)
         if tasks:
@@ -231,12 +235,16 @@ def _add(report: ImportReport, batch: _Outcome, progress: Progress | None) -> No
         progress(report.imported + report.already_imported + report.failed, report.rows)
 
 
-async def _import_batch(intake: Intake, rows: list[_Row], first_line: dict[str, int], actor: Actor) -> _Outcome:
+async def _import_batch(
+    intake: Intake, rows: list[_Row], first_line: dict[str, int], actor: Actor, stores: frozenset[str] | None
+) -> _Outcome:
     outcome = _Outcome()
     valid: list[tuple[_Row, ComplaintRecord]] = []
     for row in rows:
         found = _row_errors(row, first_line)
         record = None if found else _record(row, intake.zone, found)
+        if record is not None and stores is not None and record.store_id not in stores:
+            found, record = [RowError(row.line, row.external_id, "store_id", "is outside the stores you may file for")], None
         if record is None:
             outcome.errors[row.line] = found
         else:
@@ -377,7 +385,7 @@ async def _receive(intake: Intake, row: _Row, record: ComplaintRecord, actor: Ac
     try:
         receipt = await intake.receive_complaint_shared(
             record,
-            actor=None if record.received_by else actor,
+            actor=actor,
             idempotency_key=IDEMPOTENCY_PREFIX + str(row.external_id),
         )
     except InvalidValue as error:

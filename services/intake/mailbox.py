@@ -36,6 +36,7 @@ from shared.contracts import Actor
 from shared.errors import DomainError, InvalidValue
 from shared.logs import safe_error
 from shared.privacy import mask_contact
+from shared.textinput import scrub_line, scrub_text
 from shared.settings import Settings
 from shared.vocabulary import Channel
 
@@ -131,11 +132,12 @@ def read_email(raw: bytes, recipients: list[str], config: MailboxConfig) -> Inbo
     if sender is None:
         raise Unfiled(NO_SENDER, "no_sender")
     name, address = sender
-    body = _body_text(message)
-    if not body:
+    body = scrub_text(_body_text(message))
+    if not body.strip():
         raise Unfiled(NO_TEXT, "no_text")
-    subject = _tidy(_unescaped(str(message.get("Subject", ""))))
-    message_id = _unescaped(str(message.get("Message-ID", ""))).strip()
+    # Filed whatever the sender's client wrote: characters the record form refuses are dropped, not refused.
+    subject = scrub_line(_tidy(_unescaped(str(message.get("Subject", "")))))
+    message_id = scrub_line(_unescaped(str(message.get("Message-ID", ""))).strip())
     mailbox, store_id = config.route(recipients)
     text = f"{subject}\n\n{body}" if subject else body
     # channel_details stay on the event in clear, so the subject is masked like the description.
@@ -307,7 +309,7 @@ def _sender(message: EmailMessage) -> tuple[str, str] | None:
     for address in getattr(header, "addresses", ()):
         if address.username and address.domain:
             name = _unescaped(address.display_name).strip() or _unescaped(address.username)
-            return name[:NAME_MAX], _unescaped(address.addr_spec)
+            return scrub_line(name, NAME_MAX), _unescaped(address.addr_spec)
     return None
 
 

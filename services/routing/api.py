@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict, dataclass
 from typing import Annotated, Any
 from uuid import UUID
 
@@ -10,17 +11,20 @@ from pydantic import BaseModel, Field
 
 from services.routing.application import Routing
 from services.routing.domain import Party, Triage
+from shared.access.guard import CurrentAccess, CurrentPrincipal
+from shared.bounds import Offset, limit_query
 from shared.http import RequestActor, service_part
+from shared.textinput import line, text
 from shared.vocabulary import Category, Severity
 
 RoutingApp = Annotated[Routing, Depends(service_part("routing"))]
 router = APIRouter(tags=["routing"])
-Reason = Annotated[str, Field(min_length=1, max_length=2000, description="why (kept on the event)")]
+Reason = Annotated[text(2000, min_length=1), Field(description="why (kept on the event)")]
 
 
 class CategoryOverride(BaseModel):
     category: Category
-    subcategory: str | None = Field(default=None, max_length=64)
+    subcategory: line(64) | None = None
     reason: Reason
 
 
@@ -31,7 +35,7 @@ class SeverityChange(BaseModel):
 
 class ValidityDecision(BaseModel):
     well_founded: bool
-    reason: str | None = Field(default=None, max_length=2000, description="required when not well-founded")
+    reason: text(2000) | None = Field(default=None, description="required when not well-founded")
 
 
 class Why(BaseModel):
@@ -45,18 +49,18 @@ class Responsibility(BaseModel):
 
 
 class Assignment(BaseModel):
-    team: str = Field(min_length=1, max_length=64)
-    assignee: str | None = Field(default=None, max_length=64, description="a member of the team; omitted: least busy")
+    team: line(64, min_length=1)
+    assignee: line(64) | None = Field(default=None, description="a member of the team; omitted: least busy")
     reason: Reason
 
 
 class SupportingTeam(BaseModel):
-    team: str = Field(min_length=1, max_length=64)
+    team: line(64, min_length=1)
     reason: Reason
 
 
 class Note(BaseModel):
-    note: str = Field(min_length=1, max_length=2000)
+    note: text(2000, min_length=1)
 
 
 class EmergencyDeclaration(BaseModel):
@@ -64,7 +68,7 @@ class EmergencyDeclaration(BaseModel):
 
 
 class EmergencyStep(BaseModel):
-    note: str = Field(min_length=1, max_length=2000)
+    note: text(2000, min_length=1)
     done: bool = False
 
 
@@ -185,24 +189,38 @@ def get_clocks(case_id: UUID, routing: RoutingApp) -> dict[str, Any]:
     return {"case_id": str(case_id), "clocks": routing.clocks(case_id)}
 
 
-Page = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Page = limit_query(500)
 QueueState = Annotated[str, Query(pattern="^(open|rejected|withdrawn|closed)$")]
+
+
+@dataclass
+class QueuePage:
+    """Which cases of a queue and which page of them (query parameters)."""
+
+    state: QueueState = "open"
+    limit: Page = 50
+    offset: Offset = 0
+
+
+PageOf = Annotated[QueuePage, Depends()]
 
 
 @router.get("/api/routing/queues/{queue}")
 def team_queue(
-    queue: str, routing: RoutingApp, state: QueueState = "open", limit: Page = 50, offset: Offset = 0
+    queue: str, routing: RoutingApp, principal: CurrentPrincipal, access: CurrentAccess, page: PageOf
 ) -> dict[str, Any]:
-    """A team's work queue (e.g. ``store_service@SH-001``, ``hq_desk``), nearest deadline first."""
-    total, cases = routing.tables.work_queue(queue=queue, state=state, limit=limit, offset=offset)
-    return {"queue": queue, "state": state, "total": total, "offset": offset, "cases": cases}
+    """A team's work queue (e.g. ``store_service@SH-001``, ``hq_desk``), nearest deadline first; 404 outside
+    the caller's reach."""
+    access.require_queue(principal, queue)
+    total, cases = routing.tables.work_queue(queue=queue, **asdict(page))
+    return {"queue": queue, "state": page.state, "total": total, "offset": page.offset, "cases": cases}
 
 
 @router.get("/api/routing/people/{staff_id}/queue")
 def person_queue(
-    staff_id: str, routing: RoutingApp, state: QueueState = "open", limit: Page = 50, offset: Offset = 0
+    staff_id: str, routing: RoutingApp, principal: CurrentPrincipal, access: CurrentAccess, page: PageOf
 ) -> dict[str, Any]:
-    """The cases a person leads, nearest deadline first."""
-    total, cases = routing.tables.work_queue(assignee=staff_id, state=state, limit=limit, offset=offset)
-    return {"assignee": staff_id, "state": state, "total": total, "offset": offset, "cases": cases}
+    """The cases a person leads, nearest deadline first: one's own, or a person's within the caller's reach."""
+    access.require_person(principal, staff_id)
+    total, cases = routing.tables.work_queue(assignee=staff_id, **asdict(page))
+    return {"assignee": staff_id, "state": page.state, "total": total, "offset": page.offset, "cases": cases}

@@ -11,7 +11,7 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 
-from shared.keys import load_or_create
+from shared.keys import signing_key_pem
 from shared.settings import Settings
 
 SIGNATURE_FIELDS = ("signature",)
@@ -38,14 +38,8 @@ class Signer:
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Signer:
-        """The key in ``OMBUD_SIGNING_KEY_FILE``, else one generated under ``<data_dir>/keys`` on first use."""
-        path = settings.signing_key_file or settings.key_path("signing.pem")
-        pem = load_or_create(
-            path,
-            lambda: Ed25519PrivateKey.generate().private_bytes(
-                serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-            ),
-        )
+        """The key in ``OMBUD_SIGNING_KEY_FILE``, else (embedded) one generated in the key folder on first use."""
+        path, pem = signing_key_pem(settings)
         key = serialization.load_pem_private_key(pem, password=None)
         if not isinstance(key, Ed25519PrivateKey):
             raise ValueError(f"{path} is not an Ed25519 private key")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from decimal import Decimal
 from typing import Any, ClassVar
 from uuid import UUID
@@ -124,3 +125,17 @@ class MessageDeliveryFailed(Contract):
     error: str
     final: bool
     retry_at: str | None = None
+
+
+class CustomerLinkIssued(Contract):
+    """A message to the customer carries a link to answer ``subject_id`` (a proposal number, a follow-up round) for
+    ``purpose`` (``proposal_answer``, ``survey``) until ``expires_at``. Only the token's SHA-256 travels (the token
+    is random, 192 bits: its hash gives nothing away); the service owning the answer checks tokens against it."""
+
+    producer: ClassVar[str] = "intake"
+    message_event_id: UUID
+    token_id: str
+    token_hash: str
+    purpose: str
+    subject_id: str
+    expires_at: datetime

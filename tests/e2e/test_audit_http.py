@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from services.cli import app as cli
 from services.system import SERVICES
-from tests.support import complaint_body, wait_until
+from tests.support import ANONYMOUS, complaint_body, staff_headers, wait_until
 
-AUDITOR = {"X-Ombud-User": "AUD-1", "X-Ombud-Role": "auditor"}
+AUDITOR = staff_headers("AUD-1", "auditor")
 
 
 @pytest.fixture
@@ -35,8 +35,8 @@ def settled(client: TestClient) -> None:
 
 
 def test_audit_needs_a_user_with_an_audit_role(client: TestClient) -> None:
-    assert client.get("/api/audit/verify").status_code == 401
-    clerk = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline"}
+    assert client.get("/api/audit/verify", headers=ANONYMOUS).status_code == 401
+    clerk = staff_headers("SH-001-F1", "frontline")
     assert client.get("/api/audit/verify", headers=clerk).status_code == 403
 
 

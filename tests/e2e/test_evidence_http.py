@@ -14,10 +14,10 @@ from fastapi.testclient import TestClient
 from services.intake.evidence import ALLOWED_MEDIA_TYPES
 from shared.contracts import Actor
 from shared.settings import Settings
-from tests.support import complaint_body
+from tests.support import ANONYMOUS, complaint_body, staff_headers
 from tests.unit.test_evidence_store import pdf, png
 
-STAFF = {"X-Ombud-User": "u-frontline-7", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
+STAFF = staff_headers("u-frontline-7", "frontline", store="SH-001")
 # Above the 1 MB limit of every other request, so the uploads below also show the larger per-path limit.
 MAX_BYTES = 1_200_000
 
@@ -79,7 +79,7 @@ def test_uploads_round_trip_with_their_hash(client: TestClient, settings: Settin
 def test_download_needs_a_user_and_a_file_attached_to_that_case(client: TestClient) -> None:
     case_id, other_case = new_case(client), new_case(client)
     sha256 = upload(client, case_id, png(), "p.png").json()["sha256"]
-    assert client.get(f"/api/cases/{case_id}/evidence/{sha256}").status_code == 401
+    assert client.get(f"/api/cases/{case_id}/evidence/{sha256}", headers=ANONYMOUS).status_code == 401
     assert client.get(f"/api/cases/{other_case}/evidence/{sha256}", headers=STAFF).status_code == 404
     assert client.get(f"/api/cases/{case_id}/evidence/{'0' * 64}", headers=STAFF).status_code == 404
     assert client.get(f"/api/cases/{case_id}/evidence/..%2F..%2Fintake.db", headers=STAFF).status_code == 404
@@ -125,7 +125,7 @@ def test_refused_requests_store_nothing(client: TestClient, settings: Settings) 
     case_id = new_case(client)
     missing = client.post(f"/api/cases/{uuid4()}/evidence", files={"file": ("p.png", png())}, headers=STAFF)
     assert missing.status_code == 404
-    anonymous = client.post(f"/api/cases/{case_id}/evidence", files={"file": ("p.png", png())})
+    anonymous = client.post(f"/api/cases/{case_id}/evidence", files={"file": ("p.png", png())}, headers=ANONYMOUS)
     assert anonymous.status_code == 401
     no_file = client.post(f"/api/cases/{case_id}/evidence", data={"note": "?"}, headers=STAFF)
     assert no_file.status_code == 422 and no_file.json()["detail"][0]["field"] == "file"
@@ -147,11 +147,9 @@ def test_erasing_the_customer_leaves_the_evidence_unreadable(client: TestClient,
     assert all(b"13800138000" not in path.read_bytes() for path in evidence_files(settings))  # encrypted at rest
     # When the customer is erased
     customer_id = client.get(f"/api/complaints/{case_id}").json()["customer_id"]
-    erased = client.post(
-        f"/api/customers/{customer_id}/erasure",
-        json={"reason": "PIPL request", "approver": {"id": "HQ-L1", "role": "legal"}},
-        headers=STAFF,
-    )
+    asked = client.post(f"/api/customers/{customer_id}/erasure", json={"reason": "PIPL request"}, headers=STAFF)
+    assert asked.status_code == 202
+    erased = client.post(f"/api/customers/{customer_id}/erasure/approval", headers=staff_headers("HQ-L1", "legal"))
     assert erased.status_code == 201
     # Then the file can no longer be read, nor new evidence attached
     assert client.get(f"/api/cases/{case_id}/evidence/{sha256}", headers=STAFF).status_code == 409

@@ -10,10 +10,10 @@ from fastapi.testclient import TestClient
 
 from services.intake.domain import CHANNEL_DETAILS
 from shared.vocabulary import Channel
-from tests.support import complaint_body, wait_until
+from tests.support import complaint_body, staff_headers, wait_until
 
-CLERK = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
-MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager", "X-Ombud-Store": "SH-001"}
+CLERK = staff_headers("SH-001-F1", "frontline", store="SH-001")
+MANAGER = staff_headers("SH-001-M1", "cs_manager", store="SH-001")
 
 
 def details(channel: Channel) -> dict[str, str]:
@@ -82,7 +82,7 @@ def test_read_back_amendment_and_withdrawal_are_events_and_show_in_the_case(clie
     bad = client.post(
         f"{base}/amendments", json={"kind": "correction", "reason": "x", "changes": {"channel": "web"}}, headers=CLERK
     )
-    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "changes"
+    assert bad.status_code == 422 and bad.json()["detail"][0]["field"] == "changes.channel"
     assert client.post(f"{base}/withdrawal", json={"reason": "已协商解决"}, headers=CLERK).status_code == 204
     assert client.post(f"{base}/withdrawal", json={"reason": "again"}, headers=CLERK).status_code == 409
     view = wait_until(lambda: (v := client.get(f"/api/cases/{case_id}").json()).get("status") == "withdrawn" and v)
@@ -114,7 +114,7 @@ def test_a_contact_flagged_three_times_is_blocked_until_a_manager_unblocks_it(cl
         for case in cases
     ]
     assert [a["contact_blocked"] for a in answers] == [False, False, True]
-    queue = client.get("/api/intake/queues/nuisance", headers=CLERK).json()["cases"]
+    queue = client.get("/api/intake/queues/nuisance", headers=MANAGER).json()["cases"]
     assert {c["case_id"] for c in queue} == set(cases)
     refused = client.post("/api/complaints", json=complaint_body(customer=abusive))
     assert refused.status_code == 403 and "blocked" in refused.json()["detail"]

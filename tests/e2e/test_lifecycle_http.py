@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
+from uuid import UUID
 
 import pytest
 from fastapi.testclient import TestClient
@@ -16,19 +17,21 @@ from fastapi.testclient import TestClient
 from services.system import SERVICES, build_http
 from shared.clock import ManualClock
 from shared.settings import Settings
-from tests.support import complaint_body, wait_until
+from tests.channels import Webhook, answered
+from tests.support import complaint_body, staff_headers, wait_until
 
-FRONTLINE = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
-MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager", "X-Ombud-Store": "SH-001"}
+FRONTLINE = staff_headers("SH-001-F1", "frontline", store="SH-001")
+MANAGER = staff_headers("SH-001-M1", "cs_manager", store="SH-001")
 MINUTE = timedelta(minutes=1)
 
 
 class Lifecycle:
     """The client, the clock and the steps of a case, each a minute (or more) after the one before."""
 
-    def __init__(self, client: TestClient, clock: ManualClock) -> None:
+    def __init__(self, client: TestClient, clock: ManualClock, webhook: Webhook) -> None:
         self.client = client
         self.clock = clock
+        self.webhook = webhook
         self.feedback = client.app.state.services["feedback"].app  # type: ignore[attr-defined]
 
     def later(self, delta: timedelta = MINUTE) -> None:
@@ -68,32 +71,39 @@ class Lifecycle:
     def timeline(self, case: str) -> list[dict[str, Any]]:
         return list(self.client.get(f"/api/cases/{case}/timeline").json()["events"])
 
-    def resolve(self, case: str, amount: str) -> str:
+    def resolve(self, case: str, amount: str) -> None:
         """Propose a refund (beyond the frontline: the manager approves), offer it, the customer accepts with the
-        token, the refund is paid: resolved. The customer's token."""
+        link the offer's message brought them, the refund is paid: resolved."""
+        seen = len(self.webhook.tokens(case, "answer"))
         body = {"remedies": [{"remedy": "apology"}, {"remedy": "refund", "amount": amount}]}
         assert self.resolution(case, "/proposals", body)["stage"] == "awaiting_approval"
         assert self.resolution(case, "/proposals/current/approval", None, MANAGER)["stage"] == "proposed"
         offer = self.resolution(case, "/proposals/current/offer")
-        assert offer["stage"] == "awaiting_customer"
-        token = str(offer["customer_token"])
+        assert offer["stage"] == "awaiting_customer" and "customer_token" not in offer
+        token = self.webhook.next_token(case, "answer", seen)
         wait_until(lambda: self.status(case) == "awaiting_customer")
         self.later()
-        accepted = self.client.post(f"/api/public/cases/{case}/answer", json={"token": token, "answer": "accept"})
+        answer = {"token": token, "answer": "accept"}
+        accepted = answered(lambda: self.client.post(f"/api/public/cases/{case}/answer", json=answer))
         assert accepted.status_code == 200, accepted.text
+        assert self.client.post(f"/api/public/cases/{case}/answer", json=answer).status_code == 404  # spent
         wait_until(lambda: self.status(case) == "resolving")
         for index in (0, 1):
             view = self.resolution(case, f"/remedies/{index}/execution", {"reference": f"REF-{index}"})
         assert view["stage"] == "resolved"
         wait_until(lambda: self.status(case) == "follow_up")
         wait_until(lambda: self.clocks(case).get("follow_up", {}).get("state") == "running")
-        return token
 
-    def survey_goes_out(self, case: str, attempt: int) -> None:
-        """A day later the follow-up worker sends the survey."""
+    def survey_goes_out(self, case: str, attempt: int) -> str:
+        """A day later the follow-up worker sends the survey; the token of its link, once feedback knows it."""
+        seen = len(self.webhook.tokens(case, "survey"))
         self.later(timedelta(days=1))
         self.feedback.send_due_surveys()
         wait_until(lambda: len(self.follow_up(case).get("attempts", [])) == attempt)
+        token = self.webhook.next_token(case, "survey", seen)
+        round_ = str(self.follow_up(case)["round"])
+        wait_until(lambda: self.feedback.links.check(UUID(case), round_, token, self.clock.now()))
+        return token
 
     def answer(self, case: str, token: str, **body: Any) -> Any:
         self.later()
@@ -101,11 +111,11 @@ class Lifecycle:
 
 
 @pytest.fixture
-def life(settings: Settings) -> Iterator[Lifecycle]:
+def life(settings: Settings, webhook: Webhook) -> Iterator[Lifecycle]:
     clock = ManualClock(start=datetime.now(UTC))
-    with TestClient(build_http(SERVICES, settings, clock=clock)) as client:
+    with TestClient(build_http(SERVICES, settings, clock=clock), headers=staff_headers("HQ-01", "hq")) as client:
         wait_until(lambda: client.get("/health").status_code == 200, timeout=10)
-        yield Lifecycle(client, clock)
+        yield Lifecycle(client, clock, webhook)
 
 
 def test_a_case_runs_its_whole_lifecycle_through_a_reopen_to_closed(life: Lifecycle) -> None:
@@ -115,14 +125,14 @@ def test_a_case_runs_its_whole_lifecycle_through_a_reopen_to_closed(life: Lifecy
     assert life.client.get(f"/api/feedback/cases/{case}/follow-up").status_code == 404
 
     # Investigated, proposed, approved, offered, accepted, executed: resolved, the follow-up scheduled
-    life.resolution(case, "/investigation", {"plan": "check the clasp"})
+    life.resolution(case, "/investigation", {"plan": "check the clasp"}, MANAGER)
     life.resolution(case, "/findings", {"findings": "weak solder joint", "root_cause": "production"})
-    token = life.resolve(case, "399.00")
+    life.resolve(case, "399.00")
     follow_up = wait_until(lambda: life.follow_up(case) or None)
     assert (follow_up["state"], follow_up["round"], follow_up["attempts"]) == ("scheduled", 1, [])
 
-    # A day later the survey goes out; the customer answers 2: reopened
-    life.survey_goes_out(case, 1)
+    # A day later the survey goes out with a link; the customer answers 2: reopened
+    token = life.survey_goes_out(case, 1)
     answered = life.answer(case, token, score=2, anything_left=False, comment="the clasp broke again")
     assert answered.status_code == 200, answered.text
     assert answered.json() == {"case_id": case, "round": 1, "state": "reopened", "outcome": None}
@@ -135,9 +145,10 @@ def test_a_case_runs_its_whole_lifecycle_through_a_reopen_to_closed(life: Lifecy
     assert life.follow_up(case)["reopened"]["reason"] == "the clasp broke again"
 
     # Proposed, approved, offered, accepted, executed again: resolved, round 2
-    token = life.resolve(case, "1500.00")
+    life.resolve(case, "1500.00")
     wait_until(lambda: life.follow_up(case).get("round") == 2)
-    life.survey_goes_out(case, 1)
+    assert life.answer(case, token, score=5).status_code == 404  # round 1's link is spent
+    token = life.survey_goes_out(case, 1)
     closed = life.answer(case, token, score=5, anything_left=False, comment="thank you")
     assert closed.status_code == 200, closed.text
     assert closed.json() == {"case_id": case, "round": 2, "state": "closed", "outcome": "satisfied"}
@@ -164,6 +175,13 @@ def test_a_case_runs_its_whole_lifecycle_through_a_reopen_to_closed(life: Lifecy
         "SurveyAnswered", "CaseClosed",
     ]  # fmt: skip
     assert _subsequence(key, kinds), kinds
+    # Each proposal and survey went out with a link (issued at the same clock instant as the message, so the
+    # timeline may place it beside it either way); the tokens reached the customer alone: the timeline names
+    # each link by its id
+    assert kinds.count("CustomerLinkIssued") == 4
+    timeline = life.client.get(f"/api/cases/{case}/timeline").text
+    assert life.webhook.tokens(case, "answer") and life.webhook.tokens(case, "survey")
+    assert not [t for t in life.webhook.tokens(case, "answer") + life.webhook.tokens(case, "survey") if t in timeline]
     # (intake's acknowledgement runs beside triage, in either order)
     assert kinds.index("ComplaintReceived") < kinds.index("AcknowledgementPrepared") < kinds.index("RemedyProposed")
     templates = [e["payload"]["template"] for e in life.timeline(case) if e["type"] == "MessagePrepared"]
@@ -187,13 +205,14 @@ def test_a_case_runs_its_whole_lifecycle_through_a_reopen_to_closed(life: Lifecy
 
 def test_survey_input_and_a_managers_reopening_over_http(life: Lifecycle) -> None:
     case = life.file()
-    life.resolution(case, "/investigation", {"plan": "check the clasp"})
+    life.resolution(case, "/investigation", {"plan": "check the clasp"}, MANAGER)
     life.resolution(case, "/findings", {"findings": "weak solder joint", "root_cause": "production"})
-    token = life.resolve(case, "399.00")
+    life.resolve(case, "399.00")
     wait_until(lambda: life.follow_up(case) or None)
+    token = life.survey_goes_out(case, 1)
 
     # A wrong token is an unknown case; a score outside 1–5 names the field; nothing changes
-    assert life.answer(case, "x" * 26, score=5).status_code == 404
+    assert life.answer(case, "x" * 32, score=5).status_code == 404
     for score in (0, 6):
         bad = life.answer(case, token, score=score)
         assert bad.status_code == 422
@@ -207,7 +226,7 @@ def test_survey_input_and_a_managers_reopening_over_http(life: Lifecycle) -> Non
     neutral = life.answer(case, token, score=3)
     assert neutral.json()["outcome"] == "neutral"
     wait_until(lambda: life.status(case) == "closed")
-    assert life.answer(case, token, score=5).status_code == 409
+    assert life.answer(case, token, score=5).status_code == 404  # the answer spent the link
 
     # The frontline may not reopen it; a manager may, with a reason
     assert life.client.post(reopen, json={"reason": "I disagree"}, headers=FRONTLINE).status_code == 403

@@ -1,20 +1,24 @@
 """Resolution over HTTP in the whole system on real NATS, once on SQLite and once on PostgreSQL: a case from its
-investigation through a proposal approved up the tiers, the customer's answer by token, execution and the resolved
-case; a wrong token, two refusals escalating the case, bad input refused without change, and fraud (CPL art. 55)."""
+investigation through a proposal approved up the tiers, the customer's answer through the link sent to them,
+execution and the resolved case; a wrong token, two refusals escalating the case, bad input refused without change,
+and fraud (CPL art. 55)."""
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
+from uuid import UUID
 
 from fastapi.testclient import TestClient
 
-from tests.support import complaint_body, event_types, wait_until
+from tests.channels import Webhook
+from tests.support import ANONYMOUS, complaint_body, event_types, staff_headers, wait_until
 
-FRONTLINE = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
-MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager", "X-Ombud-Store": "SH-001"}
-REGIONAL = {"X-Ombud-User": "RM-east", "X-Ombud-Role": "regional_manager"}
-HQ = {"X-Ombud-User": "HQ-01", "X-Ombud-Role": "hq"}
-LEGAL = {"X-Ombud-User": "HQ-03", "X-Ombud-Role": "legal"}
+FRONTLINE = staff_headers("SH-001-F1", "frontline", store="SH-001")
+MANAGER = staff_headers("SH-001-M1", "cs_manager", store="SH-001")
+REGIONAL = staff_headers("RM-east", "regional_manager", region="east")
+HQ = staff_headers("HQ-01", "hq")
+LEGAL = staff_headers("HQ-03", "legal")
 SHA = "ab" * 32
 PRICE = "3980.00"
 LIFECYCLE = [
@@ -83,21 +87,30 @@ def resolution_events(client: TestClient) -> list[str]:
 
 
 def investigated(client: TestClient, case_id: str, root_cause: str = "production") -> None:
-    ok(client, case_id, "/investigation", {"plan": "check the clasp and the batch"}, FRONTLINE)
+    ok(client, case_id, "/investigation", {"plan": "check the clasp and the batch"}, MANAGER)
     ok(client, case_id, "/findings", {"findings": "weak solder joint", "root_cause": root_cause}, FRONTLINE)
 
 
-def offered(client: TestClient, case_id: str) -> str:
-    """A small proposal the frontline grants alone, put to the customer; the customer's token."""
+def offered(client: TestClient, webhook: Webhook, case_id: str) -> str:
+    """A small proposal the frontline grants alone, put to the customer; the token of the link sent to them."""
     lines = [{"remedy": "apology"}, {"remedy": "coupon", "amount": "100.00"}]
     view = ok(client, case_id, "/proposals", {"remedies": lines}, FRONTLINE)
     assert view["stage"] == "proposed"
+    seen = len(webhook.tokens(case_id, "answer"))
     offer = ok(client, case_id, "/proposals/current/offer", None, FRONTLINE)
     assert offer["stage"] == "awaiting_customer"
-    return str(offer["customer_token"])
+    return link_to_answer(client, webhook, case_id, seen, proposal=len(offer["proposals"]))
 
 
-def test_a_case_runs_from_investigation_to_resolved(client: TestClient) -> None:
+def link_to_answer(client: TestClient, webhook: Webhook, case_id: str, seen: int, proposal: int) -> str:
+    """The token of the answer link delivered after the ``seen`` first ones, once resolution knows it."""
+    token = webhook.next_token(case_id, "answer", seen)
+    links = client.app.state.services["resolution"].app.answer_links  # type: ignore[attr-defined]
+    wait_until(lambda: links.check(UUID(case_id), str(proposal), token, datetime.now(UTC)))
+    return token
+
+
+def test_a_case_runs_from_investigation_to_resolved(client: TestClient, webhook: Webhook) -> None:
     case = file(client)
     opened = resolution(client, case)
     assert (opened["stage"], opened["proposals"], opened["execution"]) == ("open", [], [])
@@ -124,10 +137,10 @@ def test_a_case_runs_from_investigation_to_resolved(client: TestClient) -> None:
     assert proposal["suggestion"]["basis"] == "product_defect"
     wait_until(lambda: case_view(client, case).get("status") == "awaiting_approval")
 
-    # Not by the proposer; the store manager endorses; the regional manager approves
+    # Not by the proposer (a clerk may not approve at all); the store manager endorses; the regional manager approves
     before = resolution(client, case)
     own = client.post(path(case, "/proposals/current/approval"), headers=FRONTLINE)
-    assert own.status_code == 409, own.text
+    assert own.status_code == 403, own.text
     assert resolution(client, case) == before
     endorsed = ok(client, case, "/proposals/current/approval", None, MANAGER)
     assert endorsed["stage"] == "awaiting_approval"
@@ -137,12 +150,12 @@ def test_a_case_runs_from_investigation_to_resolved(client: TestClient) -> None:
     assert [a["by"] for a in approved["proposals"][0]["approvals"]] == ["SH-001-M1", "RM-east"]
     wait_until(lambda: case_view(client, case).get("status") == "proposed")
 
-    # Offered: the customer's link, and routing's resolve clock pauses while the case waits on them
+    # Offered: a link reaches the customer (staff never see its token), and routing's resolve clock pauses while
+    # the case waits on them
     offer = ok(client, case, "/proposals/current/offer", None, FRONTLINE)
-    assert offer["stage"] == "awaiting_customer"
+    assert offer["stage"] == "awaiting_customer" and "customer_token" not in offer
     assert offer["answer_path"] == f"/api/public/cases/{case}/answer"
-    token = offer["customer_token"]
-    assert token
+    token = link_to_answer(client, webhook, case, 0, proposal=1)
     wait_until(lambda: clocks(client, case)["resolve"]["state"] == "paused")
     wait_until(lambda: triage(client, case)["awaiting_customer"] is True)
     wait_until(lambda: case_view(client, case).get("status") == "awaiting_customer")
@@ -180,12 +193,12 @@ def test_a_case_runs_from_investigation_to_resolved(client: TestClient) -> None:
     assert (executed["msg_id"], resolved["msg_id"]) == ("resolution:9", "resolution:10")
 
 
-def test_a_wrong_token_changes_nothing_and_a_second_refusal_escalates(client: TestClient) -> None:
+def test_a_wrong_token_changes_nothing_and_a_second_refusal_escalates(client: TestClient, webhook: Webhook) -> None:
     case = file(client)
     investigated(client, case, root_cause="staff_conduct")
     owner_tier = triage(client, case)["owner"]["tier"]
     assert owner_tier == "frontline"
-    token = offered(client, case)
+    token = offered(client, webhook, case)
     wait_until(lambda: triage(client, case)["awaiting_customer"] is True)
 
     # A wrong token is answered like an unknown case, and stores nothing
@@ -206,14 +219,15 @@ def test_a_wrong_token_changes_nothing_and_a_second_refusal_escalates(client: Te
     assert first.json()["state"] == "refused"
     view = resolution(client, case)
     assert (view["stage"], view["refusals"]) == ("investigating", 1)
-    # Answering again is refused: nothing awaits the customer
-    assert answer(client, case, token, answer="accept").status_code == 409
+    # Answering again is refused: the refusal spent the link
+    assert answer(client, case, token, answer="accept").status_code == 404
     wait_until(lambda: triage(client, case)["awaiting_customer"] is False)
     assert triage(client, case)["owner"]["tier"] == "frontline"
     assert "escalated" not in triage(client, case)["flags"]
 
     # A second proposal, refused as well: routing moves the case one tier up
-    token = offered(client, case)
+    assert answer(client, case, token, answer="accept").status_code == 404  # the first link opens no other
+    token = offered(client, webhook, case)
     wait_until(lambda: triage(client, case)["awaiting_customer"] is True)
     second = answer(client, case, token, answer="refuse", reason="still not enough")
     assert second.status_code == 200, second.text
@@ -245,8 +259,8 @@ def test_bad_input_is_refused_and_changes_nothing(client: TestClient) -> None:
         return response.json()
 
     refund = {"remedies": [{"remedy": "refund", "amount": PRICE}]}
-    refused("/proposals", refund, {}, 401)
-    refused("/investigation", {"plan": "p"}, {}, 401)
+    refused("/proposals", refund, ANONYMOUS, 401)
+    refused("/investigation", {"plan": "p"}, ANONYMOUS, 401)
     problems = refused("/proposals", {"remedies": [{"remedy": "cash_gift", "amount": "1.00"}]}, FRONTLINE, 422)
     [problem] = [p for p in problems["detail"] if p["field"] == "remedies.0.remedy"]
     assert {"refund", "exchange", "apology", "staff_action"} <= set(problem["allowed"])
@@ -272,7 +286,7 @@ def test_bad_input_is_refused_and_changes_nothing(client: TestClient) -> None:
     # The appraisal gate: an authenticity dispute gets no refund before the appraisal report
     disputed = file(client)
     plan = {"plan": "is it real gold?", "authenticity_dispute": True}
-    assert ok(client, disputed, "/investigation", plan, FRONTLINE)["authenticity_dispute"] is True
+    assert ok(client, disputed, "/investigation", plan, MANAGER)["authenticity_dispute"] is True
     gated, recorded = resolution(client, disputed), resolution_events(client)
     for _ in range(2):
         response = client.post(path(disputed, "/proposals"), json=refund, headers=MANAGER)
@@ -300,7 +314,7 @@ def test_bad_input_is_refused_and_changes_nothing(client: TestClient) -> None:
 
 def test_fraud_established_by_legal_suggests_three_times_the_price(client: TestClient) -> None:
     case = file(client)
-    ok(client, case, "/investigation", {"plan": "check the certificate"}, FRONTLINE)
+    ok(client, case, "/investigation", {"plan": "check the certificate"}, MANAGER)
     assert client.get(path(case, "/compensation-suggestion")).json()["basis"] != "fraud_cpl_art_55"
     view = ok(client, case, "/fraud", {"reason": "plated silver sold as solid gold"}, LEGAL)
     assert view["fraud_established"] is True

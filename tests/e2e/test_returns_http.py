@@ -11,11 +11,10 @@ from zoneinfo import ZoneInfo
 
 from fastapi.testclient import TestClient
 
-from tests.support import complaint_body, event_types, wait_until
+from tests.support import ANONYMOUS, complaint_body, event_types, staff_headers, wait_until
 
-CUSTOMER = {"X-Ombud-User": "customer-web", "X-Ombud-Role": "customer"}
-CLERK = {"X-Ombud-User": "EC-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "EC-001"}
-MANAGER = {"X-Ombud-User": "EC-001-M1", "X-Ombud-Role": "cs_manager", "X-Ombud-Store": "EC-001"}
+CLERK = staff_headers("EC-001-F1", "frontline", store="EC-001")
+MANAGER = staff_headers("EC-001-M1", "cs_manager", store="EC-001")
 
 
 def today() -> Any:
@@ -51,7 +50,7 @@ def resolution_events(client: TestClient) -> list[str]:
 
 def test_a_no_reason_return_from_request_to_refund(client: TestClient) -> None:
     case_id = online_case(client)
-    created = client.post(f"/api/cases/{case_id}/returns", json=ask(), headers=CUSTOMER)
+    created = client.post(f"/api/cases/{case_id}/returns", json=ask(), headers=CLERK)
     assert created.status_code == 201, created.text
     request = created.json()
     assert (request["sale"], request["sku"], request["state"]) == ("distance", "AP-CASH-SW-01", "requested")
@@ -91,23 +90,23 @@ def test_a_no_reason_return_from_request_to_refund(client: TestClient) -> None:
 def test_refusals_change_nothing(client: TestClient) -> None:
     case_id = online_case(client)
     # 401: nobody says who acts
-    assert client.post(f"/api/cases/{case_id}/returns", json=ask()).status_code == 401
-    assert client.get(f"/api/cases/{case_id}/returns").status_code == 401
+    assert client.post(f"/api/cases/{case_id}/returns", json=ask(), headers=ANONYMOUS).status_code == 401
+    assert client.get(f"/api/cases/{case_id}/returns", headers=ANONYMOUS).status_code == 401
     # 404: an unknown case or request
-    assert client.post(f"/api/cases/{uuid4()}/returns", json=ask(), headers=CUSTOMER).status_code == 404
+    assert client.post(f"/api/cases/{uuid4()}/returns", json=ask(), headers=CLERK).status_code == 404
     assert client.get(f"/api/returns/{uuid4()}", headers=CLERK).status_code == 404
     assert client.post(f"/api/returns/{uuid4()}/review", json={"approved": True}, headers=MANAGER).status_code == 404
     # 422: a bad code lists the allowed ones; an unknown product names the field
-    bad_kind = client.post(f"/api/cases/{case_id}/returns", json=ask(kind="swap"), headers=CUSTOMER)
+    bad_kind = client.post(f"/api/cases/{case_id}/returns", json=ask(kind="swap"), headers=CLERK)
     assert bad_kind.status_code == 422
     assert bad_kind.json()["detail"][0]["field"] == "kind"
     assert bad_kind.json()["detail"][0]["allowed"] == ["return", "exchange", "repair"]
-    bad_sku = client.post(f"/api/cases/{case_id}/returns", json=ask(sku="NOPE-1"), headers=CUSTOMER)
+    bad_sku = client.post(f"/api/cases/{case_id}/returns", json=ask(sku="NOPE-1"), headers=CLERK)
     assert bad_sku.status_code == 422 and bad_sku.json()["detail"][0]["field"] == "sku"
     assert client.get(f"/api/cases/{case_id}/returns", headers=CLERK).json()["returns"] == []
     assert "ReturnRequested" not in resolution_events(client)
 
-    rid = client.post(f"/api/cases/{case_id}/returns", json=ask(), headers=CUSTOMER).json()["request_id"]
+    rid = client.post(f"/api/cases/{case_id}/returns", json=ask(), headers=CLERK).json()["request_id"]
     before = client.get(f"/api/returns/{rid}", headers=CLERK).json()
     events = resolution_events(client)
     refund = {"amount": "100.00", "reference": "PAY-1"}

@@ -12,10 +12,11 @@ from fastapi.testclient import TestClient
 from services.system import SERVICES, build_http
 from shared.clock import ManualClock
 from shared.settings import Settings
-from tests.support import complaint_body, event_types, wait_until
+from tests.support import ANONYMOUS, complaint_body, event_types, staff_headers, wait_until
 
-STAFF = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
-MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager", "X-Ombud-Store": "SH-001"}
+STAFF = staff_headers("SH-001-F1", "frontline", store="SH-001")
+MANAGER = staff_headers("SH-001-M1", "cs_manager", store="SH-001")
+MERCHANT = staff_headers("HZ-050-T01", "merchant", merchant="HZ-050-T01")
 ROUTING = "/api/routing/cases"
 H = timedelta(hours=1)
 
@@ -68,8 +69,8 @@ def test_every_command_works_once_and_returns_the_triage_view(client: TestClient
         assert view == triage(client, case)  # what came back is what is stored
         return dict(view)
 
-    def again(path: str, body: dict[str, Any] | None = None, status: int = 409) -> None:
-        assert client.post(f"{ROUTING}/{case}/{path}", json=body, headers=STAFF).status_code == status
+    def again(path: str, body: dict[str, Any] | None = None, status: int = 409, headers: dict[str, str] = STAFF) -> None:
+        assert client.post(f"{ROUTING}/{case}/{path}", json=body, headers=headers).status_code == status
 
     body: dict[str, Any] = {"category": "service", "subcategory": "attitude", "reason": "the clerk was rude"}
     view = post("category", body)
@@ -81,11 +82,11 @@ def test_every_command_works_once_and_returns_the_triage_view(client: TestClient
     again("severity", body)
 
     body = {"well_founded": True}
-    assert post("validity", body)["well_founded"] is True
-    again("validity", body)
+    assert post("validity", body, MANAGER)["well_founded"] is True
+    again("validity", body, headers=MANAGER)
 
     body = {"primary": "store", "secondary": ["supplier"], "reason": "packed carelessly"}
-    assert post("responsibility", body)["responsibility"] == {
+    assert post("responsibility", body, MANAGER)["responsibility"] == {
         "primary": "store",
         "secondary": ["supplier"],
         "reason": "packed carelessly",
@@ -136,10 +137,11 @@ def test_the_merchant_response_and_the_appeal_work_where_they_apply(client: Test
     mall = file(client, store_id="HZ-050", merchant_id="HZ-050-T01")
     assert triage(client, mall)["owner"]["queue"] == "mall_desk@HZ-050"
     assert clocks(client, mall)["merchant_response"]["state"] == "running"
-    response = client.post(f"{ROUTING}/{mall}/merchant-response", json={"note": "refund agreed"}, headers=STAFF)
+    # The mall tenant answers the chase itself, with its own sign-in
+    response = client.post(f"{ROUTING}/{mall}/merchant-response", json={"note": "refund agreed"}, headers=MERCHANT)
     assert response.status_code == 200 and response.json()["case_id"] == mall
     assert clocks(client, mall)["merchant_response"]["state"] == "stopped"
-    again = client.post(f"{ROUTING}/{mall}/merchant-response", json={"note": "again"}, headers=STAFF)
+    again = client.post(f"{ROUTING}/{mall}/merchant-response", json={"note": "again"}, headers=MERCHANT)
     assert again.status_code == 409
 
     case = file(client)
@@ -156,16 +158,17 @@ def test_the_merchant_response_and_the_appeal_work_where_they_apply(client: Test
 
 # (path, body, headers, status, field named in the 422, a value its allowed list must hold)
 BAD_COMMANDS: list[tuple[str, dict[str, Any], dict[str, str], int, str | None, str | None]] = [
-    ("category", {"category": "service", "reason": "r"}, {}, 401, None, None),
+    ("category", {"category": "service", "reason": "r"}, ANONYMOUS, 401, None, None),
     ("category", {"category": "nope", "reason": "r"}, STAFF, 422, "category", "product_quality"),
     ("severity", {"severity": "apocalyptic", "reason": "r"}, STAFF, 422, "severity", "critical"),
-    ("responsibility", {"primary": "aliens", "reason": "r"}, STAFF, 422, "primary", "supplier"),
+    ("responsibility", {"primary": "aliens", "reason": "r"}, MANAGER, 422, "primary", "supplier"),
     ("assignment", {"team": "space_force", "reason": "r"}, STAFF, 422, "team", "hq_desk"),
     ("assignment", {"team": "store_service", "assignee": "HQ-01", "reason": "r"}, STAFF, 422, "assignee", "SH-001-F1"),
     ("supporting-teams", {"team": "space_force", "reason": "r"}, STAFF, 422, "team", "quality"),
     ("appeal", {"reason": "not rejected"}, STAFF, 409, None, None),
     ("severity", {"severity": "general", "reason": "calm now"}, STAFF, 403, None, None),
-    ("validity", {"well_founded": False}, STAFF, 422, "reason", None),
+    ("validity", {"well_founded": False}, MANAGER, 422, "reason", None),
+    ("validity", {"well_founded": False, "reason": "r"}, STAFF, 403, None, None),
     ("category", {"category": "service"}, STAFF, 422, "reason", None),
 ]
 
@@ -263,7 +266,7 @@ def test_clocks_queues_and_the_case_view_follow_the_case(client: TestClient) -> 
 
 def test_a_manual_clock_drives_warning_breach_and_escalation(settings: Settings) -> None:
     clock = ManualClock(start=datetime.now(UTC))
-    with TestClient(build_http(SERVICES, settings, clock=clock)) as client:
+    with TestClient(build_http(SERVICES, settings, clock=clock), headers=staff_headers("HQ-01", "hq")) as client:
         wait_until(lambda: client.get("/health").status_code == 200, timeout=10)
         routing = client.app.state.services["routing"].app  # type: ignore[attr-defined]
         case = file(client)

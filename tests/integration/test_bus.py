@@ -14,6 +14,7 @@ from shared.bus import Bus, Consumer, Relay, Subscription
 from shared.clock import ManualClock
 from shared.contracts import Actor, EventMessage
 from shared.masterdata import MasterData
+from shared.natsauth import ADMIN, connect_options
 from shared.parked import ParkedStore
 from shared.settings import Settings
 from shared.vocabulary import Role
@@ -29,7 +30,10 @@ def store() -> str:
 
 @pytest.fixture
 def settings(make_settings: Callable[..., Settings], nats_url: str, stream_name: str) -> Settings:
-    return make_settings(nats_url=nats_url, stream_name=stream_name, backoff_seconds=[0.05] * 4, max_deliver=3)
+    # The bus mechanics under test use a consumer of no service's: as the admin user, which may do anything.
+    return make_settings(
+        nats_url=nats_url, stream_name=stream_name, backoff_seconds=[0.05] * 4, max_deliver=3, nats_user=ADMIN
+    )
 
 
 @pytest.fixture
@@ -53,7 +57,7 @@ def file(intake: Intake, n: int) -> None:
 
 
 async def stream_messages(settings: Settings) -> list[Any]:
-    nc = await nats.connect(settings.nats_url)
+    nc = await nats.connect(settings.nats_url, **connect_options(settings, ADMIN))
     js = nc.jetstream()
     info = await js.stream_info(settings.stream_name)
     msgs = [await js.get_msg(settings.stream_name, seq) for seq in range(info.state.first_seq, info.state.last_seq + 1)]

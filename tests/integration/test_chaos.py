@@ -18,7 +18,7 @@ from services.system import build_http
 from shared.clock import SystemClock
 from shared.natsserver import NatsServer, free_port
 from shared.settings import REPO_ROOT, Settings
-from tests.support import complaint_body, originators, wait_until
+from tests.support import complaint_body, originators, staff_headers, wait_until
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def triaged_cases(settings: Settings) -> list[object]:
 
 def test_nats_outage_loses_nothing(make_settings: Callable[..., Settings], own_nats: NatsServer) -> None:
     settings = make_settings(nats_url=own_nats.url)
-    with TestClient(build_http(["intake", "routing"], settings)) as client:
+    with TestClient(build_http(["intake", "routing"], settings), headers=staff_headers("HQ-01", "hq")) as client:
         wait_until(lambda: client.get("/health").status_code == 200)
         # Given NATS goes down
         own_nats.stop()
@@ -88,7 +88,7 @@ def test_routing_killed_mid_stream_triages_every_complaint_exactly_once(
 ) -> None:
     settings = make_settings(nats_url=own_nats.url)
     log = tmp_path / "routing.log"
-    with TestClient(build_http(["intake"], settings)) as client:
+    with TestClient(build_http(["intake"], settings), headers=staff_headers("HQ-01", "hq")) as client:
         wait_until(lambda: client.get("/health").status_code == 200)
         routing_process.append(start_routing(settings, settings.data_dir, log))
         statuses: list[int] = []

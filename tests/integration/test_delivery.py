@@ -6,12 +6,9 @@ from __future__ import annotations
 import email
 import email.policy
 import io
-import json
-import threading
 from collections.abc import Callable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID
@@ -25,12 +22,14 @@ from services.intake.api import messages as messages_api
 from services.intake.application import Intake
 from shared.clock import ManualClock
 from shared.contracts import Actor
+from shared.customerlinks import token_hash
 from shared.http import install_error_handlers
 from shared.masterdata import MasterData
 from shared.natsserver import free_port
 from shared.settings import Settings
 from shared.vocabulary import Role
-from tests.support import event_types, record
+from tests.channels import TOKEN_IN_LINK, Webhook
+from tests.support import event_types, record, staff_headers
 from tests.unit.helpers import message
 
 CLERK = Actor(id="SH-001-F1", role=Role.FRONTLINE, store="SH-001")
@@ -53,35 +52,6 @@ class Mailbox:
         return "250 OK"
 
 
-class Webhook:
-    """A local HTTP receiver: answers each POST with the next status of ``answers`` (then 200), keeps the bodies."""
-
-    def __init__(self) -> None:
-        self.answers: list[int] = []
-        self.received: list[dict[str, Any]] = []
-        hook = self
-
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's hook name
-                body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
-                status = hook.answers.pop(0) if hook.answers else 200
-                hook.received.append({"status": status, "path": self.path, **body})
-                self.send_response(status)
-                self.send_header("Content-Length", "0")
-                self.end_headers()
-
-            def log_message(self, *args: Any) -> None:
-                pass
-
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.server.server_address[1]}/notify"
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
-
-    @property
-    def delivered(self) -> list[dict[str, Any]]:
-        return [r for r in self.received if 200 <= r["status"] < 300]
-
-
 @pytest.fixture
 def mailbox() -> Iterator[tuple[Mailbox, int]]:
     handler = Mailbox()
@@ -90,15 +60,6 @@ def mailbox() -> Iterator[tuple[Mailbox, int]]:
     controller.start()
     yield handler, port
     controller.stop()
-
-
-@pytest.fixture
-def webhook() -> Iterator[Webhook]:
-    hook = Webhook()
-    hook.thread.start()
-    yield hook
-    hook.server.shutdown()
-    hook.server.server_close()
 
 
 @pytest.fixture
@@ -257,15 +218,48 @@ def test_every_attempt_failing_ends_in_a_final_failure(intake: Intake, webhook: 
     assert [p["final"] for p in published(intake, "MessageDeliveryFailed")] == [False] * 4 + [True]
 
 
-def test_the_survey_goes_to_the_app_with_its_link(intake: Intake, webhook: Webhook) -> None:
-    case_id, _ = file(intake, channel="app", customer={"name": NAME, "phone": PHONE})
-    # As feedback prepares it
-    params = {"survey_path": f"/api/public/cases/{case_id}/survey", "token": "tok-9", "attempt": "1", "attempts": "3"}
+def test_each_attempt_of_a_survey_carries_a_new_link_whose_hash_alone_is_recorded(
+    intake: Intake, webhook: Webhook, clock: ManualClock
+) -> None:
+    # Given a survey as feedback prepares it (asking for a survey link for round 1); an older feedback's own token
+    # among its values is never used; and a webhook that fails once
+    case_id, number = file(intake, channel="app", customer={"name": NAME, "phone": PHONE})
+    params = {"survey_path": f"/api/public/cases/{case_id}/survey", "link_purpose": "survey", "link_subject": "1",
+              "token": "tok-9", "attempt": "1", "attempts": "3"}  # fmt: skip
+    webhook.answers = [500]
     assert intake.handle(prepared(case_id, "survey", params))
+    # When it is attempted twice
     assert intake.deliver_due() == 1
-    (sent,) = webhook.delivered
-    assert sent["channel"] == "app"
-    assert f"http://127.0.0.1:8000/api/public/cases/{case_id}/survey?token=tok-9" in sent["text"]
+    clock.advance(timedelta(minutes=1))
+    assert intake.deliver_due() == 1
+    # Then each attempt carried a link of its own, issued (its hash published) before the message went out
+    assert [r["channel"] for r in webhook.received] == ["app", "app"]
+    tokens = [token for r in webhook.received for token in TOKEN_IN_LINK.findall(r["text"])]
+    assert len(set(tokens)) == 2 and all(len(t) >= 22 for t in tokens)
+    assert f"http://127.0.0.1:8000/api/public/cases/{case_id}/survey#token={tokens[1]}" in webhook.delivered[0]["text"]
+    assert "tok-9" not in webhook.received[0]["text"]
+    assert event_types(intake)[-5:] == ["DeliveryScheduled", "CustomerLinkIssued", "MessageDeliveryFailed",
+                                        "CustomerLinkIssued", "MessageDelivered"]  # fmt: skip
+    issued = published(intake, "CustomerLinkIssued")
+    assert [i["token_hash"] for i in issued] == [token_hash(t) for t in tokens]
+    assert [(i["purpose"], i["subject_id"], i["token_id"]) for i in issued] == [
+        ("survey", "1", token_hash(t)[:16]) for t in tokens
+    ]
+    assert datetime.fromisoformat(issued[1]["expires_at"]) == clock.now() + timedelta(days=30)
+    # And no token is in any stored event (nor the older one)
+    stored = b"".join(n.state for n in intake.recorder.select_notifications(start=1, limit=1000))
+    assert not [t for t in [*tokens, "tok-9"] if t.encode() in stored]
+
+
+def test_a_message_asking_for_a_link_of_an_unknown_purpose_fails_for_good_unsent(
+    intake: Intake, webhook: Webhook
+) -> None:
+    case_id, _ = file(intake, channel="app", customer={"name": NAME, "phone": PHONE})
+    assert intake.handle(prepared(case_id, "survey", {"link_purpose": "free_money", "link_subject": "1"}))
+    assert intake.deliver_due() == 1
+    ((status, error),) = [(m["status"], m["last_error"]) for m in messages(intake, case_id)]
+    assert (status, error) == ("failed", "unknown customer link purpose 'free_money'")
+    assert webhook.received == [] and published(intake, "CustomerLinkIssued") == []
 
 
 # --- what must not be sent ----------------------------------------------------------------------------------------
@@ -278,7 +272,8 @@ def test_an_erased_customers_message_fails_for_good_without_being_sent(
     case_id, number = file(intake, channel="email", customer={"name": NAME, "phone": PHONE, "email": EMAIL})
     assert intake.handle(acknowledgement(case_id, number))
     customer_id = intake.get_complaint(case_id).customer_id
-    intake.erase_customer(customer_id, actor=CLERK, approved_by=LEGAL, reason="customer asked")
+    intake.request_erasure(customer_id, actor=CLERK, reason="customer asked")
+    intake.erase_customer(customer_id, actor=LEGAL)
     # And another message prepared after the erasure
     assert intake.handle(prepared(case_id, "closed", nid=2))
     # When the worker runs
@@ -347,7 +342,7 @@ def test_the_messages_api_lists_each_message_with_its_status(intake: Intake, web
     http.state.services = {"intake": SimpleNamespace(app=intake)}
     install_error_handlers(http)
     http.include_router(messages_api.router)
-    client = TestClient(http)
+    client = TestClient(http, headers=staff_headers("HQ-01", "hq"))
     case_id, number = file(intake, channel="store", customer={"name": NAME, "phone": PHONE})
     webhook.answers = [500]
     assert intake.handle(acknowledgement(case_id, number))

@@ -18,12 +18,13 @@ import pytest
 from fastapi.testclient import TestClient
 
 from services.system import SERVICES, build_http
+from shared.natsauth import ADMIN, connect_options
 from shared.settings import Settings
-from tests.support import complaint_body, wait_until
+from tests.support import complaint_body, staff_headers, wait_until
 
-READER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager"}
-REQUESTER = {"X-Ombud-User": "HQ-CS-7", "X-Ombud-Role": "hq"}
-AUDITOR = {"X-Ombud-User": "AUD-1", "X-Ombud-Role": "auditor"}
+READER = staff_headers("SH-001-M1", "cs_manager", store="SH-001")
+REQUESTER = staff_headers("HQ-CS-7", "hq")
+AUDITOR = staff_headers("AUD-1", "auditor")
 
 
 @pytest.fixture
@@ -69,7 +70,7 @@ def stream_contents(settings: Settings) -> bytes:
     """Every message in the stream: subject, headers and data."""
 
     async def read() -> bytes:
-        nc = await nats.connect(settings.nats_url)
+        nc = await nats.connect(settings.nats_url, **connect_options(settings, ADMIN))
         try:
             js = nc.jetstream()
             state = (await js.stream_info(settings.stream_name)).state
@@ -99,10 +100,13 @@ def test_after_erasure_no_plaintext_is_left_in_stores_stream_or_logs(
     )
     secrets = [*customer.values(), description]
 
-    with TestClient(build_http(SERVICES, settings)) as client:
+    with TestClient(build_http(SERVICES, settings), headers=staff_headers("HQ-01", "hq")) as client:
         wait_until(lambda: client.get("/health").status_code == 200, timeout=10)
         # Given a complaint that went through all four services, and whose contact was read once
-        response = client.post("/api/complaints", json=complaint_body(customer=customer, description=description))
+        # (its e-mail subject repeats the name and number: channel details are masked like the description)
+        subject = {"subject": f"{customer['name']} {customer['phone']} 投诉", "message_id": f"<{customer['email']}>"}
+        body = complaint_body(customer=customer, description=description, channel="email", channel_details=subject)
+        response = client.post("/api/complaints", json=body)
         assert response.status_code == 201
         case_id, case_number = response.json()["case_id"], response.json()["case_number"]
 
@@ -123,11 +127,11 @@ def test_after_erasure_no_plaintext_is_left_in_stores_stream_or_logs(
         [wrapped] = [row["wrapped"] for row in keys.side.query(f"SELECT wrapped FROM {keys.table}")]
 
         # When the customer is erased
-        erasure = client.post(
-            f"/api/customers/{customer_id}/erasure",
-            json={"reason": "客户依法要求删除个人信息", "approver": {"id": "HQ-LEGAL-1", "role": "legal"}},
-            headers=REQUESTER,
+        asked = client.post(
+            f"/api/customers/{customer_id}/erasure", json={"reason": "客户依法要求删除个人信息"}, headers=REQUESTER
         )
+        assert asked.status_code == 202, asked.text
+        erasure = client.post(f"/api/customers/{customer_id}/erasure/approval", headers=staff_headers("HQ-03", "legal"))
         assert erasure.status_code == 201, erasure.text
         wait_until(lambda: {"ContactDetailsRead", "CustomerErased"} <= set(timeline_types(client, case_id)))
 

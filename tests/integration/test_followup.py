@@ -1,7 +1,7 @@
 """Feedback's follow-up on SQLite and on PostgreSQL: fed CaseResolved (and ProposalOffered) messages as resolution
 publishes them, the follow-up worker driven by a ManualClock: messages to the customer, survey attempts from the
-durable followups table, closing without an answer, the customer's answer by token, a manager's reopening, and a
-second round after a reopen."""
+durable followups table, closing without an answer, the customer's answer through a survey link, a manager's
+reopening, and a second round after a reopen."""
 
 from __future__ import annotations
 
@@ -16,10 +16,11 @@ import pytest
 from services.feedback.application import Feedback, follow_up_id
 from shared.clock import ManualClock
 from shared.contracts import Actor, EventMessage
-from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound
+from shared.customerlinks import Purpose
+from shared.errors import InvalidTransition, InvalidValue, NotFound
 from shared.settings import Settings
-from shared.tokens import case_token
 from shared.vocabulary import Role
+from tests.channels import issue_link
 from tests.support import event_types
 from tests.unit.helpers import NOW, message
 
@@ -52,8 +53,9 @@ class World:
         self.clock.advance(delta)
         return self.feedback.send_due_surveys()
 
-    def token(self, case_id: UUID) -> str:
-        return case_token(self.settings.customer_token_key.get_secret_value().encode(), case_id)
+    def link(self, case_id: UUID, round: int = 1, purpose: Purpose = Purpose.SURVEY, days: float = 30) -> str:
+        """The token of a link intake sent the customer now (to the survey of round ``round``)."""
+        return issue_link(self.feedback, case_id, purpose, str(round), self.clock.now(), days)
 
     def types(self) -> list[str]:
         return event_types(self.feedback)
@@ -96,7 +98,8 @@ def test_proposal_and_result_messages_carry_the_case_number_language_and_link(wo
         "proposal": "1",
         "total": "399.00",
         "answer_path": f"/api/public/cases/{case}/answer",
-        "token": world.token(case),
+        "link_purpose": "proposal_answer",
+        "link_subject": "1",
     }
     assert proposal.envelope["causation_id"] == str(offered.envelope.event_id)
     assert result.originator_id == uuid5(resolved.envelope.event_id, "message")
@@ -131,7 +134,8 @@ def test_no_answer_closes_the_case_after_three_attempts_from_the_durable_table(w
         "attempt": "1",
         "attempts": "3",
         "survey_path": f"/api/public/cases/{case}/survey",
-        "token": world.token(case),
+        "link_purpose": "survey",
+        "link_subject": "1",
     }
     assert world.advance(D) == 0
     # A new Application on the same store (a restart) takes the next steps from the table
@@ -157,16 +161,26 @@ def test_the_customers_answer_by_token_closes_or_reopens(world: World) -> None:
     for case in (happy, unhappy, neutral):
         world.resolved(case)
     world.advance(D)
+    links = {case: world.link(case) for case in (happy, unhappy, neutral)}
+    # Another case's link, a proposal's, one that has expired: all alike unknown
     with pytest.raises(NotFound):
-        world.feedback.answer_survey(happy, world.token(unhappy), 5, False, None)
+        world.feedback.answer_survey(happy, links[unhappy], 5, False, None)
+    with pytest.raises(NotFound):
+        world.feedback.answer_survey(happy, world.link(happy, purpose=Purpose.PROPOSAL_ANSWER), 5, False, None)
+    expired = world.link(happy, days=0.5)
+    world.clock.advance(D)
+    with pytest.raises(NotFound):
+        world.feedback.answer_survey(happy, expired, 5, False, None)
+    # An invalid answer spends nothing
     with pytest.raises(InvalidValue):
-        world.feedback.answer_survey(happy, world.token(happy), 6, False, None)
+        world.feedback.answer_survey(happy, links[happy], 6, False, None)
 
-    assert world.feedback.answer_survey(happy, world.token(happy), 5, False, "great").current["outcome"] == "satisfied"
-    assert world.feedback.answer_survey(unhappy, world.token(unhappy), 1, False, "rude").state_name == "reopened"
-    assert world.feedback.answer_survey(neutral, world.token(neutral), 3, False, None).current["outcome"] == "neutral"
-    with pytest.raises(InvalidTransition):
-        world.feedback.answer_survey(happy, world.token(happy), 4, False, None)
+    assert world.feedback.answer_survey(happy, links[happy], 5, False, "great").current["outcome"] == "satisfied"
+    assert world.feedback.answer_survey(unhappy, links[unhappy], 1, False, "rude").state_name == "reopened"
+    assert world.feedback.answer_survey(neutral, links[neutral], 3, False, None).current["outcome"] == "neutral"
+    # The answer is final: its link is spent
+    with pytest.raises(NotFound):
+        world.feedback.answer_survey(happy, links[happy], 4, False, None)
     # Answered follow-ups leave the table: no more attempts
     assert world.due_rows() == []
     assert world.advance(10 * D) == 0
@@ -176,7 +190,7 @@ def test_the_customers_answer_by_token_closes_or_reopens(world: World) -> None:
         "score": 5,
         "anything_left": False,
         "comment": "great",
-        "answered_at": (NOW + D).isoformat(),
+        "answered_at": (NOW + 2 * D).isoformat(),
     }
 
 
@@ -187,9 +201,8 @@ def test_a_manager_reopens_a_closed_case_and_the_next_resolution_starts_round_tw
     world.resolved(case, "remedies carried out: coupon")
     with pytest.raises(InvalidTransition):
         world.feedback.reopen_case(case, MANAGER, "still open")
-    world.feedback.answer_survey(case, world.token(case), 4, False, None)
-    with pytest.raises(Forbidden):
-        world.feedback.reopen_case(case, FRONTLINE, "I disagree")
+    first = world.link(case)
+    world.feedback.answer_survey(case, first, 4, False, None)
     reopened = world.feedback.reopen_case(case, MANAGER, "a follow-up call found the coupon unusable")
     assert (reopened.state_name, reopened.current["reopened"]["by"]) == ("reopened", "manager")
     assert world.types()[-1] == "CaseReopened"
@@ -201,7 +214,9 @@ def test_a_manager_reopens_a_closed_case_and_the_next_resolution_starts_round_tw
     assert (follow_up.round, follow_up.state_name, follow_up.due_at) == (2, "scheduled", NOW + 9 * D)
     assert world.advance(D) == 2
     assert world.feedback.get_follow_up(case).attempts == 1
-    closed = world.feedback.answer_survey(case, world.token(case), 5, False, "sorted")
+    with pytest.raises(NotFound):
+        world.feedback.answer_survey(case, first, 5, False, "sorted")  # round 1's link opens no other round
+    closed = world.feedback.answer_survey(case, world.link(case, round=2), 5, False, "sorted")
     assert closed.current["outcome"] == "satisfied"
     assert "round 2" in closed.current["summary"] and "round 1" in closed.current["summary"]
     assert world.types().count("FollowUpScheduled") == 2

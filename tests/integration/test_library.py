@@ -15,7 +15,7 @@ from services.feedback.projections import CaseLibrary, CaseViews
 from shared.contracts import EventMessage
 from shared.http import install_error_handlers
 from shared.settings import Settings
-from tests.support import stored
+from tests.support import staff_headers, stored
 from tests.unit.helpers import message
 from tests.unit.test_library import CASE_NUMBER, at, story
 
@@ -117,7 +117,7 @@ def client(settings: Settings) -> Iterator[tuple[TestClient, CaseViews, CaseLibr
     app.state.services = {
         "feedback": SimpleNamespace(views=views, read_models={views.name: views, library.name: library})
     }
-    with TestClient(app) as c:
+    with TestClient(app, headers=staff_headers("HQ-01", "hq")) as c:
         yield c, views, library
     views.close()
     library.close()

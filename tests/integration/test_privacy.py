@@ -16,21 +16,21 @@ from services.system import build_http
 from shared.contracts import Actor
 from shared.settings import Settings
 from shared.vocabulary import Role
-from tests.support import complaint_body, event_types, record
+from tests.support import ANONYMOUS, complaint_body, event_types, record, staff_headers
 
 # What filing one complaint records in intake.
 RECEIVED = ["ComplaintReceived", "AcknowledgementDue"]
 
-CLERK = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
-MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager"}
-LEGAL = {"id": "HQ-L1", "role": "legal"}
+CLERK = staff_headers("SH-001-F1", "frontline", store="SH-001")
+MANAGER = staff_headers("SH-001-M1", "cs_manager", store="SH-001")
+LEGAL = staff_headers("HQ-L1", "legal")
 CUSTOMER = {"name": "李雷", "phone": "13912345678", "email": "li.lei@example.com", "address": "长宁路88号"}
 
 
 @pytest.fixture
 def client(make_settings: Callable[..., Settings]) -> Iterator[TestClient]:
     # Intake alone, no relay: these tests are about its store and API.
-    with TestClient(build_http(["intake"], make_settings(), working=[])) as c:
+    with TestClient(build_http(["intake"], make_settings(), working=[]), headers=staff_headers("HQ-01", "hq")) as c:
         yield c
 
 
@@ -51,9 +51,11 @@ def file(client: TestClient, **overrides: Any) -> dict[str, Any]:
 def erase(
     client: TestClient, customer_id: str, approver: dict[str, str] = LEGAL, reason: str = "客户书面要求删除"
 ) -> Any:
-    return client.post(
-        f"/api/customers/{customer_id}/erasure", json={"reason": reason, "approver": approver}, headers=MANAGER
-    )
+    """A manager asks for the erasure and ``approver`` approves it with their own sign-in."""
+    asked = client.post(f"/api/customers/{customer_id}/erasure", json={"reason": reason}, headers=MANAGER)
+    if asked.status_code != 202:
+        return asked
+    return client.post(f"/api/customers/{customer_id}/erasure/approval", headers=approver)
 
 
 def test_staff_view_has_the_masked_description_and_no_contact(client: TestClient) -> None:
@@ -81,7 +83,7 @@ def test_contact_read_returns_the_details_and_records_who_read_them(client: Test
 
 @pytest.mark.parametrize(
     ("headers", "status"),
-    [({}, 401), ({"X-Ombud-User": "A-1", "X-Ombud-Role": "auditor"}, 403), (CLERK, 404)],
+    [(ANONYMOUS, 401), (staff_headers("A-1", "auditor"), 403), (CLERK, 404)],
 )
 def test_contact_read_refused_records_nothing(client: TestClient, headers: dict[str, str], status: int) -> None:
     case_id = file(client)["case_id"] if status != 404 else str(uuid4())
@@ -111,6 +113,7 @@ def test_erasure_destroys_the_keys_and_every_read_shows_the_customer_erased(clie
         *RECEIVED,
         *RECEIVED,
         "PrivacyRecordOpened",
+        "ErasureRequested",
         "ErasureRecorded",
         "CustomerErased",
         "CustomerErased",
@@ -135,9 +138,10 @@ def test_a_complaint_filed_after_erasure_is_readable_and_can_be_erased_in_turn(c
 @pytest.mark.parametrize(
     ("approver", "reason", "status"),
     [
-        ({"id": "SH-001-M1", "role": "legal"}, "客户要求", 409),  # the requester approving their own request
-        ({"id": "SH-001-R1", "role": "regional_manager"}, "客户要求", 403),
-        ({"id": "A-1", "role": "auditor"}, "客户要求", 403),
+        (MANAGER, "客户要求", 403),  # the requester approving their own request (and not an approver's role)
+        (staff_headers("SH-001-M1", "legal"), "客户要求", 409),  # the same person signed in as legal
+        (staff_headers("SH-001-R1", "regional_manager", region="east"), "客户要求", 403),
+        (staff_headers("A-1", "auditor"), "客户要求", 403),
         (LEGAL, "   ", 422),
     ],
 )
@@ -146,15 +150,19 @@ def test_refused_erasure_stores_nothing_and_destroys_no_key(
 ) -> None:
     case = file(client)
     assert erase(client, case["customer_id"], approver, reason).status_code == status
-    assert event_types(intake_of(client)) == RECEIVED
+    # Only the request (if it was well-formed) is recorded; nothing is erased.
+    asked = ["PrivacyRecordOpened", "ErasureRequested"] if reason.strip() else []
+    assert event_types(intake_of(client)) == [*RECEIVED, *asked]
     assert len(intake_of(client).keys.held(case["customer_id"])) == 1
     assert client.get(f"/api/complaints/{case['case_id']}/contact", headers=CLERK).json()["erased"] is False
 
 
 def test_erasure_needs_a_signed_in_requester_and_a_known_customer(client: TestClient) -> None:
     case = file(client)
-    body = {"reason": "客户要求", "approver": LEGAL}
-    assert client.post(f"/api/customers/{case['customer_id']}/erasure", json=body).status_code == 401
+    body = {"reason": "客户要求"}
+    anonymous = ANONYMOUS
+    assert client.post(f"/api/customers/{case['customer_id']}/erasure", json=body, headers=anonymous).status_code == 401
+    assert client.post(f"/api/customers/{case['customer_id']}/erasure/approval", headers=anonymous).status_code == 401
     assert erase(client, str(uuid4())).status_code == 404
     assert event_types(intake_of(client)) == RECEIVED
 

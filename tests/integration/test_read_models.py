@@ -6,15 +6,16 @@ from __future__ import annotations
 import csv
 import io
 import random
+import tempfile
 from collections import defaultdict
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
 import pytest
-from fastapi import FastAPI
 from fastapi.testclient import TestClient
 
 from services.feedback.api.statistics import router
@@ -24,9 +25,8 @@ from services.routing.calendar import ClockMode
 from services.routing.clocks import Clock, ClockName
 from shared.clock import ManualClock
 from shared.contracts import EventMessage
-from shared.http import install_error_handlers
 from shared.settings import Settings
-from tests.support import event_types
+from tests.support import event_types, guarded_app, staff_headers
 from tests.unit.helpers import message
 
 KINDS = [Statistics, WorkQueues]
@@ -150,11 +150,10 @@ def dump(models: ReadModels) -> dict[str, Any]:
 
 
 def client(models: ReadModels) -> TestClient:
-    app = FastAPI()
-    install_error_handlers(app)
+    app = guarded_app(Settings(data_dir=Path(tempfile.mkdtemp(prefix="ombud-identity-"))))
     app.include_router(router)
     app.state.services = {"feedback": SimpleNamespace(read_models=models.by_name)}
-    return TestClient(app)
+    return TestClient(app, headers=staff_headers("HQ-01", "hq"))
 
 
 def test_any_order_gives_identical_rows(models: ReadModels) -> None:

@@ -26,11 +26,13 @@ from services.feedback.rebuild import rebuild, settled, status
 from services.system import SERVICES, build_http
 from shared.publicjson import public_json
 from shared.settings import Settings
-from tests.support import complaint_body, wait_until
+from tests.channels import Webhook, answered
+from tests.support import complaint_body, staff_headers, wait_until
 
-FRONTLINE = {"X-Ombud-User": "SH-001-F1", "X-Ombud-Role": "frontline", "X-Ombud-Store": "SH-001"}
-MANAGER = {"X-Ombud-User": "SH-001-M1", "X-Ombud-Role": "cs_manager", "X-Ombud-Store": "SH-001"}
+MANAGER = staff_headers("RM-east", "regional_manager", region="east")
 STORES = ["SH-001", "SH-011", "HZ-001", "HZ-021"]
+# A service desk clerk covering the four stores the cases are filed in.
+FRONTLINE = staff_headers("EAST-F1", "frontline", stores=tuple(STORES))
 TEXTS = [
     "手镯戴了一周就断了，质量太差，要求退货",
     "价格多收了，结账时比标价贵了两百元",
@@ -47,7 +49,7 @@ def settings(make_settings: Callable[..., Settings], nats_url: str, stream_name:
 @contextmanager
 def running(settings: Settings) -> Iterator[TestClient]:
     """The whole system in-process; stopped (relays, consumers, stores) when the block ends."""
-    with TestClient(build_http(SERVICES, settings)) as c:
+    with TestClient(build_http(SERVICES, settings), headers=staff_headers("HQ-01", "hq")) as c:
         wait_until(lambda: c.get("/health").status_code == 200, timeout=10)
         yield c
 
@@ -80,21 +82,22 @@ def file_complaints(client: TestClient, count: int, first: int = 0) -> list[str]
     return cases
 
 
-def drive(client: TestClient, cases: list[str]) -> None:
+def drive(client: TestClient, cases: list[str], webhook: Webhook) -> None:
     """Some cases through routing's and resolution's commands: rejected, re-rated, resolved, awaiting the customer."""
     for case in cases:
         wait_until(lambda case=case: client.get(f"/api/resolution/cases/{case}").status_code == 200)
-    post(client, f"/api/routing/cases/{cases[0]}/validity", {"well_founded": False, "reason": "not our product"})
+    post(client, f"/api/routing/cases/{cases[0]}/validity", {"well_founded": False, "reason": "not our product"}, MANAGER)
     post(client, f"/api/routing/cases/{cases[1]}/severity", {"severity": "urgent", "reason": "customer is a minor"})
     for case in cases[2:6]:
         rest = f"/api/resolution/cases/{case}"
-        post(client, f"{rest}/investigation", {"plan": "check the clasp and the batch"})
+        post(client, f"{rest}/investigation", {"plan": "check the clasp and the batch"}, MANAGER)
         post(client, f"{rest}/findings", {"findings": "weak solder joint", "root_cause": "staff_conduct"})
         lines = [{"remedy": "apology"}, {"remedy": "coupon", "amount": "100.00"}]
         post(client, f"{rest}/proposals", {"remedies": lines})
-        token = post(client, f"{rest}/proposals/current/offer")["customer_token"]
+        post(client, f"{rest}/proposals/current/offer")
         if case in cases[2:4]:
-            answer = client.post(f"/api/public/cases/{case}/answer", json={"token": token, "answer": "accept"})
+            accept = {"token": webhook.next_token(case, "answer", 0), "answer": "accept"}
+            answer = answered(lambda: client.post(f"/api/public/cases/{case}/answer", json=accept))  # noqa: B023
             assert answer.status_code == 200, answer.text
             post(client, f"{rest}/remedies/1/execution", {"reference": f"CPN-{case[:8]}"})
 
@@ -148,11 +151,15 @@ def lags(output: str) -> dict[tuple[str, str], int]:
     return rows
 
 
-def test_rebuilt_read_models_are_identical_and_one_rebuild_leaves_the_others(settings: Settings, cli_env: None) -> None:
+def test_rebuilt_read_models_are_identical_and_one_rebuild_leaves_the_others(
+    settings: Settings, cli_env: None, webhook: Webhook
+) -> None:
     assert REPLAYED == SERVICES
+    # Messages reach the customers (through the webhook), so they can answer through their links.
+    settings = settings.model_copy(update={"notify_webhook_url": webhook.url})
     with running(settings) as client:
         cases = file_complaints(client, 20)
-        drive(client, cases)
+        drive(client, cases, webhook)
         settle(settings, projections_of(client))
 
         # The lean reader gives each service's messages exactly as the service's relay does

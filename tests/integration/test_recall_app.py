@@ -27,7 +27,7 @@ from services.resolution.domain.recall import (
 )
 from shared.clock import ManualClock
 from shared.contracts import Actor, Envelope, EventMessage
-from shared.errors import Forbidden, InvalidTransition, InvalidValue
+from shared.errors import InvalidTransition, InvalidValue
 from shared.settings import Settings
 from shared.vocabulary import Role
 from tests.support import event_types
@@ -172,11 +172,6 @@ def test_one_critical_safety_complaint_raises_an_alert(resolution: ResolutionSer
 
 
 # --- campaigns --------------------------------------------------------------------------------------------------
-
-
-def test_only_quality_hq_or_admin_plan_campaigns(resolution: ResolutionService) -> None:
-    with pytest.raises(Forbidden):
-        resolution.plan_campaign(FRONTLINE, plan())
 
 
 def test_complaints_about_an_in_scope_product_join_the_active_campaign(

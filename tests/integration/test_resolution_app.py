@@ -19,9 +19,11 @@ from services.resolution.domain.compensation import AppraisalRequired, RemedyLin
 from services.resolution.domain.resolution import Measure, Stage, TaskKind
 from shared.clock import ManualClock
 from shared.contracts import Actor, EventMessage
+from shared.customerlinks import Purpose
 from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound
 from shared.settings import Settings
 from shared.vocabulary import Remedy, Role
+from tests.channels import issue_link
 from tests.support import event_types
 from tests.unit.helpers import NOW, message
 
@@ -222,21 +224,28 @@ def test_a_case_runs_to_resolved_and_reads_back_the_same(
         resolution.approve_proposal(case_id, MANAGER)  # once each
     assert resolution.approve_proposal(case_id, REGIONAL).stage is Stage.PROPOSED
 
-    # Offered; a wrong token is not the case's; the customer accepts with theirs
-    offered, token = resolution.offer_proposal(case_id, FRONTLINE)
-    assert offered.stage is Stage.AWAITING_CUSTOMER and token == resolution.customer_token(case_id)
+    # Offered, and a link to answer it sent; a wrong token, another case's or a survey's is not this proposal's;
+    # an answer refused as invalid spends nothing; the customer accepts with theirs, once
+    offered = resolution.offer_proposal(case_id, FRONTLINE)
+    assert offered.stage is Stage.AWAITING_CUSTOMER
+    token = issue_link(resolution, case_id, Purpose.PROPOSAL_ANSWER, "1", clock.now())
+    survey = issue_link(resolution, case_id, Purpose.SURVEY, "1", clock.now())
     recorded = event_types(resolution)
     with pytest.raises(NotFound):
         resolution.answer_proposal(case_id, "x" * len(token), "accept")
     with pytest.raises(NotFound):
         resolution.answer_proposal(uuid4(), token, "accept")
+    with pytest.raises(NotFound):
+        resolution.answer_proposal(case_id, survey, "accept")
     with pytest.raises(InvalidValue):
         resolution.answer_proposal(case_id, token, "refuse", reason="  ")
     assert event_types(resolution) == recorded
     clock.advance(timedelta(hours=5))
-    accepted = resolution.answer_proposal(case_id, token.upper(), "accept")
+    accepted = resolution.answer_proposal(case_id, token, "accept")
     assert accepted.stage is Stage.RESOLVING
     assert [(t["remedy"], t["done"]) for t in accepted.execution] == [("refund", False)]
+    with pytest.raises(NotFound):
+        resolution.answer_proposal(case_id, token, "refuse", reason="changed my mind")
 
     # Executed with its reference: resolved
     with pytest.raises(InvalidValue):
@@ -289,22 +298,24 @@ def test_a_case_runs_to_resolved_and_reads_back_the_same(
         assert found.accountability == before.accountability
         assert found.version == before.version
         assert again.case_facts(case_id) == resolution.case_facts(case_id)
-        assert again.customer_token(case_id) == token
+        with pytest.raises(NotFound):
+            again.answer_proposal(case_id, token, "accept")  # spent, in the store
     finally:
         again.close()
 
 
 def test_a_refusal_goes_back_to_investigating_and_fraud_trebles_the_suggestion(
-    resolution: ResolutionService, feed: Feed
+    resolution: ResolutionService, feed: Feed, clock: ManualClock
 ) -> None:
     case_id = opened(resolution, feed)
     lines = [RemedyLine(remedy=Remedy.APOLOGY), RemedyLine(remedy=Remedy.COUPON, amount=Decimal("100.00"))]
     resolution.propose(case_id, FRONTLINE, lines)
-    _, token = resolution.offer_proposal(case_id, FRONTLINE)
+    resolution.offer_proposal(case_id, FRONTLINE)
+    token = issue_link(resolution, case_id, Purpose.PROPOSAL_ANSWER, "1", clock.now())
     refused = resolution.answer_proposal(case_id, token, "refuse", reason="not enough")
     assert (refused.stage, refused.refusals, refused.proposals[-1]["state"]) == (Stage.INVESTIGATING, 1, "refused")
-    with pytest.raises(InvalidTransition):
-        resolution.answer_proposal(case_id, token, "accept")
+    with pytest.raises(NotFound):
+        resolution.answer_proposal(case_id, token, "accept")  # the refusal was final: the link is spent
 
     # Legal establishes fraud: three times the price, as compensation beside the refund
     resolution.establish_fraud(case_id, LEGAL, "plated silver sold as gold")
@@ -323,6 +334,9 @@ def test_a_refusal_goes_back_to_investigating_and_fraud_trebles_the_suggestion(
     assert (second.stage, len(second.proposals)) == (Stage.PROPOSED, 2)
     assert second.proposals[-1]["suggestion"]["basis"] == "fraud_cpl_art_55"
     resolution.offer_proposal(case_id, REGIONAL)
+    with pytest.raises(NotFound):
+        resolution.answer_proposal(case_id, token, "accept")  # the first proposal's link opens no other
+    token = issue_link(resolution, case_id, Purpose.PROPOSAL_ANSWER, "2", clock.now())
     countered = resolution.answer_proposal(case_id, token, "counter", counter="five times", amount=Decimal("19900.00"))
     assert (countered.stage, countered.refusals, countered.proposals[-1]["state"]) == (
         Stage.INVESTIGATING,

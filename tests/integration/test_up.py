@@ -40,7 +40,7 @@ def command_line(pid: int) -> str:
 
 
 @pytest.fixture
-def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
+def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str, dict[str, str]]]:
     port = free_port()
     env = {key: value for key, value in os.environ.items() if not key.startswith("OMBUD_")}
     log = (tmp_path / "up.log").open("wb")
@@ -54,12 +54,24 @@ def system(tmp_path: Path) -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     url = f"http://127.0.0.1:{port}"
     try:
         wait_until(lambda: _status(f"{url}/health") == 200, timeout=30)
-        yield process, url
+        yield process, url, sign_in(tmp_path / "data", env, url)
     finally:
         if process.poll() is None:
             process.kill()
             process.wait()
         log.close()
+
+
+def sign_in(data: Path, env: dict[str, str], url: str) -> dict[str, str]:
+    """As the README says: set a password with the ombud command, then sign in for a bearer token."""
+    subprocess.run(
+        [sys.executable, "-m", "services.cli", "users", "set-password", "SH-001-F1", "--password-stdin", "--data-dir", str(data)],
+        input=b"counter-clerk-pass\n", cwd=REPO_ROOT, env=env, check=True, timeout=60,
+    )  # fmt: skip
+    token = httpx.post(
+        f"{url}/api/auth/token", data={"username": "SH-001-F1", "password": "counter-clerk-pass"}, trust_env=False
+    ).json()["access_token"]
+    return {"Authorization": f"Bearer {token}"}
 
 
 def _status(url: str) -> int | None:
@@ -69,15 +81,15 @@ def _status(url: str) -> int | None:
         return None
 
 
-def triaged(url: str, case_id: str) -> bool:
-    view = httpx.get(f"{url}/api/cases/{case_id}", trust_env=False)
+def triaged(url: str, case_id: str, headers: dict[str, str]) -> bool:
+    view = httpx.get(f"{url}/api/cases/{case_id}", headers=headers, trust_env=False)
     return view.status_code == 200 and view.json()["status"] == "triaged"
 
 
 def test_up_restarts_a_killed_worker_process_and_stops_the_whole_tree(
-    system: tuple[subprocess.Popen[bytes], str],
+    system: tuple[subprocess.Popen[bytes], str, dict[str, str]],
 ) -> None:
-    process, url = system
+    process, url, headers = system
     [worker] = [pid for pid in children(process.pid) if " work " in command_line(pid)]
     nats = [pid for pid in children(process.pid) if "nats-server" in command_line(pid)]
     assert len(nats) == 1
@@ -86,8 +98,10 @@ def test_up_restarts_a_killed_worker_process_and_stops_the_whole_tree(
     os.kill(worker, signal.SIGKILL)
     # Then it is started again, and a complaint filed now is still triaged
     wait_until(lambda: [p for p in children(process.pid) if " work " in command_line(p) and p != worker], timeout=15)
-    case_id = httpx.post(f"{url}/api/complaints", json=complaint_body(), trust_env=False).json()["case_id"]
-    wait_until(lambda: triaged(url, case_id), timeout=15)
+    case_id = httpx.post(f"{url}/api/complaints", json=complaint_body(), headers=headers, trust_env=False).json()[
+        "case_id"
+    ]
+    wait_until(lambda: triaged(url, case_id, headers), timeout=15)
     assert _status(f"{url}/health") == 200
 
     # And Ctrl-C stops everything: no worker, no nats-server left behind
@@ -97,8 +111,8 @@ def test_up_restarts_a_killed_worker_process_and_stops_the_whole_tree(
     wait_until(lambda: not any(Path(f"/proc/{pid}").exists() for pid in tree), timeout=10)
 
 
-def test_children_stop_when_up_itself_is_killed(system: tuple[subprocess.Popen[bytes], str]) -> None:
-    process, _ = system
+def test_children_stop_when_up_itself_is_killed(system: tuple[subprocess.Popen[bytes], str, dict[str, str]]) -> None:
+    process, _, _ = system
     tree = children(process.pid)
     assert len(tree) >= 2  # the worker process and nats-server
     process.kill()

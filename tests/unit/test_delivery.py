@@ -33,6 +33,7 @@ TEMPLATES = Templates()
 ALL_TEMPLATES = ["acknowledgement", "rejection", "proposal", "result", "survey", "recall_notice", "reopened", "closed"]
 CJK = re.compile(r"[\u4e00-\u9fff]")
 M = timedelta(minutes=1)
+DAY = timedelta(days=1)
 
 
 def scheduled(case_id: UUID | None = None, channel: str | None = "email") -> Delivery:
@@ -182,6 +183,46 @@ def test_a_retry_that_succeeds_is_delivered_on_its_attempt() -> None:
         delivery.failed(context(delivery.case_id, at=NOW + 2 * M), "late", RULES)
 
 
+# --- customer links ---------------------------------------------------------------------------------------------
+
+
+def asking_for_a_link() -> Delivery:
+    """Given: a survey scheduled at NOW asking for a survey link to round 2, with a token an older feedback put in."""
+    return Delivery.schedule(
+        context(), message_event_id=uuid4(), message_type="MessagePrepared", channel="sms", template="survey",
+        language="zh", params={"link_purpose": "survey", "link_subject": "2", "token": "an-old-hmac-token"},
+    )  # fmt: skip
+
+
+def test_a_token_among_a_prepared_messages_values_is_never_recorded() -> None:
+    delivery = asking_for_a_link()
+    (scheduled_event,) = delivery.collect_events()
+    assert "token" not in scheduled_event.params and "token" not in delivery.params
+    assert delivery.link_request == ("survey", "2")
+
+
+def test_an_issued_link_records_its_hash_purpose_subject_and_expiry() -> None:
+    delivery = asking_for_a_link()
+    delivery.issue_link(context(delivery.case_id), token_id="ab" * 8, token_hash="ab" * 32, expires_at=NOW + 30 * DAY)
+    events = delivery.collect_events()
+    assert [type(e).__name__ for e in events] == ["DeliveryScheduled", "CustomerLinkIssued"]
+    issued = events[-1]
+    assert (issued.purpose, issued.subject_id, issued.token_hash, issued.expires_at) == (
+        "survey", "2", "ab" * 32, NOW + 30 * DAY,
+    )  # fmt: skip
+    assert issued.message_event_id == delivery.message_event_id
+    assert delivery.is_due and delivery.links_issued == 1  # the attempt itself is still to be made
+
+
+def test_no_link_is_issued_for_a_message_that_asks_for_none_or_is_finished() -> None:
+    with pytest.raises(InvalidTransition):
+        scheduled().issue_link(context(), token_id="a", token_hash="b", expires_at=NOW)
+    done = asking_for_a_link()
+    done.delivered(context(done.case_id))
+    with pytest.raises(InvalidTransition):
+        done.issue_link(context(done.case_id), token_id="a", token_hash="b", expires_at=NOW)
+
+
 # --- templates --------------------------------------------------------------------------------------------------
 
 VALUES = {
@@ -238,9 +279,10 @@ def test_the_rejection_is_polite_and_gives_the_reason(language: str) -> None:
 
 
 @pytest.mark.parametrize("language", ["zh", "en"])
-def test_the_survey_links_to_the_public_survey_with_the_token_if_given(language: str) -> None:
+def test_the_survey_links_to_the_public_survey_with_the_token_in_the_fragment_if_given(language: str) -> None:
+    # In the fragment (after #), which a browser never sends: no gateway or server log sees the token.
     with_token = TEMPLATES.render("survey", language, VALUES)
-    assert f"https://ombud.example/api/public/cases/{VALUES['case_id']}/survey?token=tok-123" in with_token.body
+    assert f"https://ombud.example/api/public/cases/{VALUES['case_id']}/survey#token=tok-123" in with_token.body
     without = TEMPLATES.render("survey", language, {**VALUES, "token": ""})
     assert f"/api/public/cases/{VALUES['case_id']}/survey\n" in without.body
     assert "token" not in without.body
@@ -252,13 +294,14 @@ def test_the_proposal_gives_the_total_and_where_to_answer_with_the_token(languag
     values = {"case_number": "CMP-1", "case_id": "c-1", "base_url": "https://ombud.example", "proposal": "2",
               "total": "3980.00", "answer_path": "/api/public/cases/c-1/answer", "token": "tok-7"}  # fmt: skip
     body = TEMPLATES.render("proposal", language, values).body
-    assert "3980.00" in body and "https://ombud.example/api/public/cases/c-1/answer" in body and "tok-7" in body
+    assert "3980.00" in body and "https://ombud.example/api/public/cases/c-1/answer#token=tok-7" in body
+    assert "token" not in TEMPLATES.render("proposal", language, {**values, "token": ""}).body
 
 
 def test_the_survey_link_is_the_path_feedback_gives() -> None:
     values = {"case_number": "CMP-1", "case_id": "c-1", "base_url": "", "survey_path": "/api/public/cases/c-1/survey",
               "token": "t", "attempt": "1", "attempts": "3"}  # fmt: skip
-    assert "/api/public/cases/c-1/survey?token=t" in TEMPLATES.render("survey", "en", values).body
+    assert "/api/public/cases/c-1/survey#token=t" in TEMPLATES.render("survey", "en", values).body
 
 
 def test_optional_values_missing_render_nothing_in_their_place() -> None:

@@ -24,7 +24,7 @@ from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import EventContext
 from shared.privacy import customer_id_for, normalise_contact
 from shared.vocabulary import Channel, Role
-from tests.unit.helpers import NOW, context
+from tests.unit.helpers import CLERK, NOW, context
 
 CUSTOMER = {"name": "王芳", "phone": "13800138000", "email": "wang@example.com", "address": "长宁路1号"}
 LEGAL = Actor(id="HQ-L1", role=Role.LEGAL)
@@ -175,13 +175,6 @@ class TestReadContact:
         assert event.envelope["actor"]["id"] == "SH-001-F1"
         assert complaint.contact_reads == 1
 
-    @pytest.mark.parametrize("role", [Role.AUDITOR, Role.QUALITY_ANALYST, Role.CUSTOMER, Role.SYSTEM])
-    def test_refuses_a_role_that_may_not_read_contact_details(self, role: Role) -> None:
-        complaint = given(*receive().collect_events())
-        with pytest.raises(Forbidden, match=role.value):
-            complaint.record_contact_read(as_actor(context(complaint.id), Actor(id="x", role=role)), fields=["name"])
-        assert complaint.collect_events() == []
-
     def test_refuses_to_record_a_read_after_erasure(self) -> None:
         # Given
         received = receive()
@@ -211,67 +204,98 @@ class TestComplaintErasure:
 
 
 class TestEraseCustomer:
+    """Erasure takes two people: one asks (any manager), another approves (legal, hq or admin)."""
+
     customer_id = UUID("6f1c2a52-8a53-4d1e-9b8e-1c2f3a4b5c6d")
+    reason = "customer asked in writing (letter of 2026-11-20)"
 
-    def erase(self, record: CustomerPrivacy | None = None, **overrides: Any) -> CustomerPrivacy:
-        fields: dict[str, Any] = {
-            "customer_id": self.customer_id,
-            "reason": "customer asked in writing (letter of 2026-11-20)",
-            "approved_by": LEGAL,
-            "keys_held": 2,
-            "case_ids": [uuid4(), uuid4()],
-        }
-        fields.update(overrides)
-        return CustomerPrivacy.erase(record, context(privacy_record_id(self.customer_id)), **fields)
+    def ctx(self, actor: Actor) -> EventContext:
+        return context(privacy_record_id(self.customer_id)).model_copy(update={"actor": actor})
 
-    def test_first_erasure_opens_the_record_and_records_who_why_and_what(self) -> None:
+    def requested(self, record: CustomerPrivacy | None = None, keys_held: int = 2) -> CustomerPrivacy:
+        return CustomerPrivacy.request_erasure(
+            record, self.ctx(CLERK), customer_id=self.customer_id, reason=self.reason, keys_held=keys_held
+        )
+
+    def approve(self, record: CustomerPrivacy, approver: Actor = LEGAL, keys_held: int = 2) -> CustomerPrivacy:
+        record.approve_erasure(self.ctx(approver), keys_held=keys_held, case_ids=[uuid4() for _ in range(keys_held)])
+        return record
+
+    def erased(self) -> CustomerPrivacy:
+        """A record whose first erasure was asked for and approved."""
+        asked = self.requested().collect_events()
+        return given(*asked, *self.approve(given(*asked)).collect_events())
+
+    def test_a_request_opens_the_record_and_destroys_nothing_yet(self) -> None:
         # When
-        record = self.erase()
+        record = self.requested()
         # Then
-        opened, erased = record.collect_events()
+        opened, asked = record.collect_events()
         assert type(opened).__name__ == "PrivacyRecordOpened" and opened.customer_id == self.customer_id
+        assert type(asked).__name__ == "ErasureRequested" and asked.requested_by["id"] == CLERK.id
+        assert record.erasures == 0 and record.pending is not None
+
+    def test_approval_by_another_person_records_who_asked_who_approved_why_and_what(self) -> None:
+        # Given
+        record = given(*self.requested().collect_events())
+        # When
+        self.approve(record)
+        # Then
+        [erased] = record.collect_events()
         assert type(erased).__name__ == "ErasureRecorded"
-        assert erased.requested_by["id"] == "SH-001-F1" and erased.approved_by["id"] == "HQ-L1"
-        assert (erased.keys_destroyed, len(erased.case_ids)) == (2, 2)
-        assert record.id == privacy_record_id(self.customer_id)
+        assert erased.requested_by["id"] == CLERK.id and erased.approved_by["id"] == "HQ-L1"
+        assert (erased.keys_destroyed, len(erased.case_ids), erased.reason) == (2, 2, self.reason)
+        assert record.pending is None and record.erasures == 1
 
     def test_refuses_an_unknown_customer(self) -> None:
         with pytest.raises(NotFound):
-            self.erase(keys_held=0, case_ids=[])
+            self.requested(keys_held=0)
 
     def test_refuses_the_requester_approving_their_own_erasure(self) -> None:
+        record = given(*self.requested().collect_events())
         with pytest.raises(InvalidTransition, match="different person"):
-            self.erase(approved_by=Actor(id="SH-001-F1", role=Role.LEGAL))
+            self.approve(record, approver=Actor(id=CLERK.id, role=Role.LEGAL))
+
+    def test_refuses_an_approval_with_no_request_waiting(self) -> None:
+        record = self.erased()
+        with pytest.raises(InvalidTransition, match="awaits approval"):
+            self.approve(record, keys_held=1)
 
     @pytest.mark.parametrize("role", [Role.FRONTLINE, Role.CS_MANAGER, Role.AUDITOR])
     def test_refuses_an_approver_whose_role_may_not_approve(self, role: Role) -> None:
+        record = given(*self.requested().collect_events())
         with pytest.raises(Forbidden, match=role.value):
-            self.erase(approved_by=Actor(id="M-1", role=role))
+            self.approve(record, approver=Actor(id="M-1", role=role))
 
     @pytest.mark.parametrize("role", [Role.LEGAL, Role.HQ, Role.ADMIN])
     def test_legal_hq_and_admin_may_approve(self, role: Role) -> None:
-        assert len(self.erase(approved_by=Actor(id="A-1", role=role)).collect_events()) == 2
+        record = given(*self.requested().collect_events())
+        assert len(self.approve(record, approver=Actor(id="A-1", role=role)).collect_events()) == 1
 
     def test_refuses_an_empty_reason(self) -> None:
         with pytest.raises(InvalidValue, match="reason"):
-            self.erase(reason="  ")
+            CustomerPrivacy.request_erasure(None, self.ctx(CLERK), customer_id=self.customer_id, reason=" ", keys_held=1)
+
+    def test_refuses_a_second_request_while_one_waits(self) -> None:
+        record = given(*self.requested().collect_events())
+        with pytest.raises(InvalidTransition, match="already awaits"):
+            self.requested(record)
 
     def test_refuses_to_erase_an_erased_customer_again(self) -> None:
         # Given
-        record = given(*self.erase().collect_events())
+        record = self.erased()
         # When / Then
         with pytest.raises(InvalidTransition, match="already erased"):
-            self.erase(record, keys_held=0, case_ids=[])
-        assert record.collect_events() == []
+            self.requested(record, keys_held=0)
 
     def test_erases_again_what_a_customer_filed_after_their_erasure(self) -> None:
         # Given
-        record = given(*self.erase().collect_events())
+        record = self.erased()
         # When
-        self.erase(record, keys_held=1, case_ids=[uuid4()])
+        self.approve(self.requested(record, keys_held=1), keys_held=1)
         # Then
-        [event] = record.collect_events()
-        assert type(event).__name__ == "ErasureRecorded" and event.keys_destroyed == 1
+        asked, erased = record.collect_events()
+        assert type(erased).__name__ == "ErasureRecorded" and erased.keys_destroyed == 1
         assert record.erasures == 2
 
 

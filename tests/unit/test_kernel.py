@@ -14,8 +14,8 @@ from services.intake.domain import Complaint
 from shared.audit import chain
 from shared.contracts import CONTRACTS, EventMessage
 from shared.eventstore import reader_mapper, to_message
-from shared.publicjson import public_json
 from shared.logs import configure_logging, safe_error
+from shared.publicjson import public_json
 from tests.support import record
 from tests.unit.helpers import context
 

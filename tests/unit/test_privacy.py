@@ -68,12 +68,14 @@ class TestSealing:
 class TestMasterKey:
     def test_from_configuration(self, tmp_path: Path) -> None:
         secret = os.urandom(32)
-        settings = Settings(data_dir=tmp_path, master_key=SecretStr(base64.b64encode(secret).decode()))
+        settings = Settings(
+            data_dir=tmp_path, key_dir=tmp_path / "keys", master_key=SecretStr(base64.b64encode(secret).decode())
+        )
         assert master_key(settings) == secret
         assert not settings.key_path("master.key").exists()
 
     def test_embedded_key_file_is_made_once_and_kept(self, tmp_path: Path) -> None:
-        settings = Settings(data_dir=tmp_path)
+        settings = Settings(mode="embedded", data_dir=tmp_path, key_dir=tmp_path / "keys")
         first = master_key(settings)
         assert len(first) == 32 and master_key(settings) == first
         assert settings.key_path("master.key").stat().st_mode & 0o777 == 0o600

@@ -11,12 +11,13 @@ from fastapi.responses import HTMLResponse
 
 from services.feedback.labels import Language, labelled_timeline, record_form_html
 from services.feedback.projections import CaseViews
+from shared.bounds import Instant
 from shared.errors import NotFound
 from shared.http import now, service_part
 
 Views = Annotated[CaseViews, Depends(service_part("feedback", "views"))]
 AsOf = Annotated[
-    datetime | None,
+    Instant | None,
     Query(description="an ISO 8601 instant with its timezone: the case as it stood then, rebuilt from its events"),
 ]
 Lang = Annotated[Language | None, Query(description="add each event's label in this language (zh or en)")]

@@ -12,6 +12,7 @@ from pydantic import BaseModel, Field
 from services.feedback.application import Feedback
 from services.feedback.domain import FollowUp
 from shared.http import RequestActor, service_part
+from shared.textinput import text
 
 FeedbackApp = Annotated[Feedback, Depends(service_part("feedback"))]
 router = APIRouter(tags=["followup"])
@@ -20,14 +21,14 @@ public = APIRouter(prefix="/api/public/cases/{case_id}", tags=["customer"])
 
 
 class SurveyAnswer(BaseModel):
-    token: str = Field(min_length=1, max_length=64, description="the case's token from the survey link")
+    token: str = Field(min_length=1, max_length=64, description="the token of the survey link sent to the customer")
     score: int = Field(ge=1, le=5, description="satisfaction: 1 (very dissatisfied) to 5 (very satisfied)")
     anything_left: bool = Field(default=False, description="whether anything about the complaint is left")
-    comment: str | None = Field(default=None, max_length=2000)
+    comment: text(2000) | None = None
 
 
 class Reopening(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: text(2000, min_length=1)
 
 
 def follow_up_view(follow_up: FollowUp) -> dict[str, Any]:

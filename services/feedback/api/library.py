@@ -7,7 +7,9 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Depends, Query
 
 from services.feedback.projections import CaseLibrary
+from shared.bounds import Offset, limit_query
 from shared.http import read_model
+from shared.textinput import line
 from shared.vocabulary import Category
 
 Library = Annotated[CaseLibrary, Depends(read_model(CaseLibrary.name))]
@@ -19,11 +21,11 @@ def search_library(
     library: Library,
     category: Annotated[Category | None, Query(description="only cases of this category")] = None,
     q: Annotated[
-        str | None,
-        Query(max_length=200, description="words (Chinese is cut by jieba) that must all occur in the case's texts"),
+        line(200) | None,
+        Query( description="words (Chinese is cut by jieba) that must all occur in the case's texts"),
     ] = None,
-    limit: Annotated[int, Query(ge=1, le=100)] = 20,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: limit_query(100) = 20,
+    offset: Offset = 0,
 ) -> dict[str, Any]:
     """Resolved cases, anonymised (no case number, ids, instants or personal data), newest resolution first:
     ``{total, limit, offset, words, entries}``; ``words`` are the query's words the search looked for."""

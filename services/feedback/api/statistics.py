@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import csv
-import io
 from dataclasses import asdict, dataclass
-from datetime import datetime
 from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Depends, Query, Request
@@ -13,7 +10,11 @@ from fastapi.responses import Response
 
 from services.feedback.projections import Statistics, WorkQueues
 from services.feedback.projections.statistics import EXPORT_COLUMNS, GroupBy, Period
+from shared.access.guard import CurrentAccess, CurrentPrincipal
+from shared.csvsafe import csv_text
+from shared.bounds import Instant, Offset, limit_query
 from shared.http import now, read_model
+from shared.textinput import line
 
 router = APIRouter(tags=["statistics"])
 
@@ -21,19 +22,21 @@ Stats = Annotated[Statistics, Depends(read_model(Statistics.name))]
 Queues = Annotated[WorkQueues, Depends(read_model(WorkQueues.name))]
 
 From = Annotated[
-    datetime | None, Query(alias="from", description="received at or after this instant (ISO 8601 with timezone)")
+    Instant | None, Query(alias="from", description="received at or after this instant (ISO 8601 with timezone)")
 ]
-To = Annotated[datetime | None, Query(alias="to", description="received before this instant (ISO 8601 with timezone)")]
-Store = Annotated[str | None, Query(description="a store id, e.g. SH-001")]
-Region = Annotated[str | None, Query(description="a region code of the master data, e.g. east")]
-CategoryFilter = Annotated[str | None, Query(description="a category code, e.g. product_quality")]
-ChannelFilter = Annotated[str | None, Query(description="a channel code, e.g. phone")]
+To = Annotated[Instant | None, Query(alias="to", description="received before this instant (ISO 8601 with timezone)")]
+Store = Annotated[line(32) | None, Query(description="a store id, e.g. SH-001")]
+Region = Annotated[line(32) | None, Query(description="a region code of the master data, e.g. east")]
+CategoryFilter = Annotated[line(64) | None, Query(description="a category code, e.g. product_quality")]
+ChannelFilter = Annotated[line(32) | None, Query(description="a channel code, e.g. phone")]
 PeriodQuery = Annotated[Period, Query(description="the period counts are grouped by, in the chain's time zone")]
 
 
 @router.get("/api/statistics/summary")
 def summary(
     stats: Stats,
+    principal: CurrentPrincipal,
+    access: CurrentAccess,
     start: From = None,
     end: To = None,
     store: Store = None,
@@ -43,15 +46,23 @@ def summary(
     period: PeriodQuery = "month",
 ) -> dict[str, Any]:
     """Counts by category, sub-category, store, region, channel, severity and period; timeliness per clock;
-    time to acknowledge and to resolve (p50/p90/p95, seconds); CSAT; repeat and reopen rates."""
+    time to acknowledge and to resolve (p50/p90/p95, seconds); CSAT; repeat and reopen rates. Staff of a
+    store or region see their own (403 for a filter outside it)."""
+    store, region = access.narrow(principal, store, region)
     return stats.summary(
         period=period, start=start, end=end, store=store, region=region, category=category, channel=channel
     )
 
 
-@router.get("/api/statistics/export.csv")
+@router.get(
+    "/api/statistics/export.csv",
+    response_class=Response,
+    responses={200: {"content": {"text/csv": {"schema": {"type": "string"}}}, "description": "the CSV file"}},
+)
 def export_csv(
     stats: Stats,
+    principal: CurrentPrincipal,
+    access: CurrentAccess,
     group_by: Annotated[GroupBy, Query(description="one row per value of this")] = "category",
     start: From = None,
     end: To = None,
@@ -61,17 +72,16 @@ def export_csv(
     channel: ChannelFilter = None,
     period: PeriodQuery = "month",
 ) -> Response:
-    """The figures per group as CSV (UTF-8 with a BOM, so Excel reads the Chinese right), with a header row."""
+    """The figures per group as CSV (UTF-8 with a BOM, so Excel reads the Chinese right), with a header row;
+    narrowed to the caller's store or region like the summary."""
+    store, region = access.narrow(principal, store, region)
     rows = stats.export(
         group_by, period=period, start=start, end=end, store=store, region=region, category=category, channel=channel
     )
-    out = io.StringIO()
-    writer = csv.DictWriter(out, fieldnames=[group_by, *EXPORT_COLUMNS], lineterminator="\r\n")
-    writer.writeheader()
-    writer.writerows(rows)
+    content = csv_text([group_by, *EXPORT_COLUMNS], rows, newline="\r\n")
     name = f"statistics-{group_by}" + (f"-{period}" if group_by == "period" else "") + ".csv"
     return Response(
-        content="\ufeff" + out.getvalue(),
+        content="\ufeff" + content,
         media_type="text/csv; charset=utf-8",
         headers={"Content-Disposition": f'attachment; filename="{name}"'},
     )
@@ -81,7 +91,7 @@ def export_csv(
 def list_warnings(
     warnings: Stats,
     request: Request,
-    at: Annotated[datetime | None, Query(description="when the window ends (default now), with its timezone")] = None,
+    at: Annotated[Instant | None, Query(description="when the window ends (default now), with its timezone")] = None,
 ) -> dict[str, Any]:
     """High-frequency warnings (高频问题预警): categories, SKUs and stores whose complaints in the window exceed the
     factor × their scaled baseline (and the minimum), each with the cases behind it."""
@@ -102,10 +112,12 @@ def list_warnings(
 
 
 State = Annotated[Literal["open", "closed", "all"], Query(description="open (default), closed or all cases")]
-Severity = Annotated[str | None, Query(description="general, urgent or critical")]
-Flags = Annotated[list[str] | None, Query(alias="flag", description="only cases with this flag, e.g. sla_breached")]
-Limit = Annotated[int, Query(ge=1, le=500)]
-Offset = Annotated[int, Query(ge=0)]
+Severity = Annotated[line(32) | None, Query(description="general, urgent or critical")]
+Flags = Annotated[
+    list[line(64)] | None,
+    Query(alias="flag", max_length=20, description="only cases with this flag, e.g. sla_breached"),
+]
+Limit = limit_query(500)
 
 
 @dataclass
@@ -125,12 +137,18 @@ Filters = Annotated[QueueFilters, Depends()]
 
 
 @router.get("/api/queues/people/{staff_id}")
-def person_queue(staff_id: str, queues: Queues, filters: Filters) -> dict[str, Any]:
-    """The cases assigned to one person, nearest due first."""
+def person_queue(
+    staff_id: str, queues: Queues, filters: Filters, principal: CurrentPrincipal, access: CurrentAccess
+) -> dict[str, Any]:
+    """The cases assigned to one person, nearest due first: one's own, or a person's within the caller's reach."""
+    access.require_person(principal, staff_id)
     return queues.person(staff_id, **asdict(filters))
 
 
 @router.get("/api/queues/{queue}")
-def team_queue(queue: str, queues: Queues, filters: Filters) -> dict[str, Any]:
-    """A team's queue, nearest due first."""
+def team_queue(
+    queue: str, queues: Queues, filters: Filters, principal: CurrentPrincipal, access: CurrentAccess
+) -> dict[str, Any]:
+    """A team's queue, nearest due first; 404 outside the caller's reach."""
+    access.require_queue(principal, queue)
     return queues.queue(queue, **asdict(filters))

@@ -1,7 +1,6 @@
 """Feedback's domain, pure: messages to the customer, the follow-up that closes or reopens a case, warnings."""
 
 from services.feedback.domain.followup import (
-    MANAGERS,
     FollowUp,
     FollowUpRules,
     FollowUpState,
@@ -24,7 +23,6 @@ __all__ = [
     "FollowUpRules",
     "FollowUpState",
     "HighFrequencyWarning",
-    "MANAGERS",
     "RejectionExplanation",
     "closing_summary",
     "warning_id",

@@ -20,6 +20,7 @@ from uuid import UUID
 from services.feedback.projections.base import Projection, RowsOf, Table
 from services.feedback.projections.facts import Fact, as_fact, fold_case, load, moment
 from services.feedback.projections.logs import StoreLog
+from shared.access.policy import CaseScope
 from shared.contracts import Envelope, EventMessage
 from shared.errors import InvalidValue
 from shared.settings import Settings
@@ -139,6 +140,11 @@ class CaseViews(Projection):
             return rebuild_case(recorded_by(self._entries(case_id), as_of))
         rows = self.side.query(f"SELECT doc FROM {self.table['case_view']} WHERE case_id = ?", (str(case_id),))
         return load(rows[0]["doc"]) if rows else None
+
+    def case_scope(self, case_id: UUID) -> CaseScope | None:
+        """Where the case belongs (its store), for the access check; None for a case not seen yet."""
+        case = self.case(case_id)
+        return CaseScope(case["store_id"]) if case and case.get("store_id") else None
 
     def timeline(self, case_id: UUID, as_of: datetime | None = None) -> list[dict[str, Any]]:
         """The case's events in causal order: all of them, or those recorded at or before ``as_of``."""

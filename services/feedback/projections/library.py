@@ -42,9 +42,11 @@ from services.feedback import labels
 from services.feedback.projections.base import BatchRunner, Projection, RowsOf, Table
 from services.feedback.projections.facts import Fact, as_fact, dump, load
 from shared.contracts import EventMessage
+from shared.keys import blind_index_key
 from shared.masterdata import MasterData
 from shared.privacy import mask_contact
 from shared.settings import Settings
+from shared.sidetables import LIKE_ESCAPE, containing
 
 jieba.setLogLevel(logging.WARNING)
 
@@ -126,10 +128,6 @@ def query_words(query: str) -> list[str]:
         if word not in words:
             words.append(word)
     return words
-
-
-def _like(word: str) -> str:
-    return "%" + word.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
 # --- folding a case's events into its library row ------------------------------------------------------------------
@@ -394,7 +392,7 @@ class CaseLibrary(Projection):
         super().__init__(settings, **options)
         master = MasterData.load(settings.master_data_dir)
         self.stores = {sid: (store.region, store.business) for sid, store in master.stores.items()}
-        self.key = settings.blind_index_key.get_secret_value().encode()
+        self.key = blind_index_key(settings)
         # jieba loads its dictionary on first use (about a second, once per process): here, not in the first batch,
         # so the consumer that feeds every read model is not held up by it.
         scrub("王女士")
@@ -431,8 +429,8 @@ class CaseLibrary(Projection):
             params.append(category)
         words = query_words(query or "")
         for word in words:
-            where.append("search_text LIKE ? ESCAPE '\\'")
-            params.append(_like(word))
+            where.append(f"search_text LIKE ? {LIKE_ESCAPE}")
+            params.append(containing(word))
         clause = " AND ".join(where)
         table = self.table["entries"]
         total = self.side.query(f"SELECT COUNT(*) AS n FROM {table} WHERE {clause}", params)[0]["n"]

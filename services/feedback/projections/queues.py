@@ -17,7 +17,9 @@ from pydantic import TypeAdapter
 from services.feedback.projections.base import Projection, RowsOf, Table
 from services.feedback.projections.facts import dump, load, moment, parse_instant, stamp
 from services.feedback.projections.statistics import CLOSED_STATUSES
+from shared.bounds import OFFSET_MAX
 from shared.errors import InvalidValue
+from shared.sidetables import LIKE_ESCAPE, containing
 
 STATES = ("open", "closed", "all")
 _DURATION = TypeAdapter(timedelta)
@@ -123,8 +125,8 @@ class WorkQueues(Projection):
             raise InvalidValue("state", f"unknown state {state!r}", STATES)
         if not 1 <= limit <= MAX_LIMIT:
             raise InvalidValue("limit", f"must be between 1 and {MAX_LIMIT}")
-        if offset < 0:
-            raise InvalidValue("offset", "must be 0 or more")
+        if not 0 <= offset <= OFFSET_MAX:
+            raise InvalidValue("offset", f"must be between 0 and {OFFSET_MAX}")
         clauses, params = [f"{column} = ?"], [value]
         wanted = {"state": None if state == "all" else state, "severity": severity, "category": category}
         for name, given in (*wanted.items(), ("store_id", store)):
@@ -133,8 +135,8 @@ class WorkQueues(Projection):
                 params.append(given)
         for flag in flags or []:
             # Flags are stored as a sorted JSON list of names: each wanted flag must appear in it, quoted.
-            clauses.append("flags LIKE ?")
-            params.append(f'%"{flag}"%')
+            clauses.append(f"flags LIKE ? {LIKE_ESCAPE}")
+            params.append(containing(f'"{flag}"'))
         where = " AND ".join(clauses)
         total = self.side.query(f"SELECT COUNT(*) AS n FROM {self.table['cases']} WHERE {where}", params)[0]["n"]
         rows = self.side.query(

@@ -5,10 +5,11 @@ from __future__ import annotations
 from typing import Annotated
 
 from fastapi import Depends
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from services.intake.application import Intake
 from shared.http import service_part
+from shared.textinput import text
 
 IntakeApp = Annotated[Intake, Depends(service_part("intake"))]
 
@@ -18,4 +19,4 @@ class Reason(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    reason: str = Field(min_length=1, max_length=1_000)
+    reason: text(1_000, min_length=1)

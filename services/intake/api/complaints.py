@@ -11,8 +11,13 @@ from fastapi import APIRouter, Header, Request, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.intake.api.common import IntakeApp, Reason
-from services.intake.domain import AMENDABLE, ComplaintRecord
+from services.intake.domain import Changes, ComplaintRecord
+from services.intake.domain.record import ReceivedBy
+from shared.access.guard import CurrentAccess, CurrentPrincipal
+from shared.access.principal import Principal
 from shared.http import RequestActor
+from shared.idempotency import client_key
+from shared.textinput import text
 
 router = APIRouter(prefix="/api", tags=["intake"])
 
@@ -26,17 +31,36 @@ class ComplaintCreated(BaseModel):
 async def receive_complaint(
     body: ComplaintRecord,
     intake: IntakeApp,
+    principal: CurrentPrincipal,
+    access: CurrentAccess,
     request: Request,
     response: Response,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> Any:
     """File a complaint from any channel (the full record form). With ``Idempotency-Key``, repeating the
-    call returns the same case."""
+    call returns the same case. Staff file for a store within their reach (403 otherwise); the receiver on
+    the record is the signed-in caller, whatever ``received_by`` says (only its name and position are kept)."""
+    access.require_store(principal, body.store_id)
+    body = body.model_copy(update={"received_by": received_by(principal, body.received_by)})
     receipt = await intake.receive_complaint_shared(
-        body, idempotency_key=idempotency_key, correlation_id=UUID(request.state.correlation_id)
+        body,
+        idempotency_key=client_key(principal.id, idempotency_key),
+        correlation_id=UUID(request.state.correlation_id),
     )
     response.headers["Location"] = f"/api/cases/{receipt.case_id}"
     return ComplaintCreated(case_id=receipt.case_id, case_number=receipt.case_number)
+
+
+def received_by(principal: Principal, given: ReceivedBy | None) -> ReceivedBy:
+    """Who took the complaint: the caller's verified identity, with the name and position the form gives."""
+    actor = principal.actor()
+    return ReceivedBy(
+        id=actor.id,
+        role=actor.role,
+        store=actor.store,
+        name=given.name if given else None,
+        position=given.position if given else None,
+    )
 
 
 class ComplaintPublic(BaseModel):
@@ -72,9 +96,11 @@ class ComplaintPublic(BaseModel):
 
 
 @router.get("/complaints/by-number/{case_number}", response_model=ComplaintPublic)
-def get_complaint_by_number(case_number: str, intake: IntakeApp) -> Any:
-    """The complaint with this case number (e.g. ``CMP-20261125-000123``)."""
-    return get_complaint(intake.case_id_for_number(case_number), intake)
+def get_complaint_by_number(
+    case_number: str, intake: IntakeApp, principal: CurrentPrincipal, access: CurrentAccess
+) -> Any:
+    """The complaint with this case number (e.g. ``CMP-20261125-000123``); 404 outside the caller's reach."""
+    return get_complaint(access.require_case(principal, intake.case_id_for_number(case_number)), intake)
 
 
 @router.get("/complaints/{case_id}", response_model=ComplaintPublic)
@@ -97,7 +123,7 @@ def get_complaint(case_id: UUID, intake: IntakeApp) -> Any:
 class ReadBack(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
-    note: str | None = Field(default=None, max_length=1_000)
+    note: text(1_000) | None = None
 
 
 class Amendment(BaseModel):
@@ -106,8 +132,8 @@ class Amendment(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     kind: Literal["correction", "supplement"]
-    reason: str = Field(min_length=1, max_length=1_000)
-    changes: dict[str, Any] = Field(description=f"new values of: {', '.join(AMENDABLE)}")
+    reason: text(1_000, min_length=1)
+    changes: Changes = Field(description="the new values; a field left out is unchanged, null clears it")
 
 
 @router.post("/complaints/{case_id}/read-back", status_code=204)
@@ -124,7 +150,7 @@ def amend_complaint(case_id: UUID, body: Amendment, intake: IntakeApp, actor: Re
         actor=actor,
         kind=body.kind,
         reason=body.reason,
-        changes=body.changes,
+        changes=body.changes.given(),
         correlation_id=UUID(request.state.correlation_id),
     )
 
@@ -174,6 +200,6 @@ def flag_nuisance(
 
 
 @router.get("/intake/queues/nuisance")
-def nuisance_queue(intake: IntakeApp, actor: RequestActor) -> dict[str, Any]:
-    """Cases from contacts flagged as abusive, handled apart from the normal queues."""
-    return {"cases": intake.nuisance_queue()}
+def nuisance_queue(intake: IntakeApp, principal: CurrentPrincipal, access: CurrentAccess) -> dict[str, Any]:
+    """Cases from contacts flagged as abusive, handled apart from the normal queues (those within reach)."""
+    return {"cases": [row for row in intake.nuisance_queue() if access.sees(principal, UUID(row["case_id"]))]}

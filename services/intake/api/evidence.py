@@ -25,6 +25,7 @@ from services.intake.evidence import ALLOWED_MEDIA_TYPES, EvidenceStore, Evidenc
 from shared.contracts import Actor
 from shared.errors import InvalidTransition, NotFound
 from shared.http import RequestActor, request_actor
+from shared.textinput import text
 
 router = APIRouter(prefix="/api", tags=["intake"])
 
@@ -82,7 +83,7 @@ def upload_evidence(
     store: Evidence,
     actor: RequestActor,
     request: Request,
-    note: Annotated[str | None, Form(max_length=2_000)] = None,
+    note: Annotated[text(2_000) | None, Form()] = None,
 ) -> Any:
     """Attach a photo, video, receipt or PDF to a case (multipart: ``file``, optional ``note``).
 
@@ -148,7 +149,8 @@ def download_evidence(case_id: UUID, sha256: str, intake: IntakeApp, store: Evid
         content,
         media_type=found.media_type,
         headers={
-            "Content-Disposition": f"inline; filename*=utf-8''{filename}",
+            # A download, never rendered here: a PDF or SVG with script must not run in Ombud's origin.
+            "Content-Disposition": f"attachment; filename*=utf-8''{filename}",
             # Personal data: no shared caches; and the browser must not second-guess the sniffed type.
             "Cache-Control": "private, no-store",
             "X-Content-Type-Options": "nosniff",

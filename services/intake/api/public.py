@@ -10,7 +10,8 @@ from fastapi.responses import JSONResponse
 
 from services.intake.api.common import IntakeApp
 from shared.errors import NotFound
-from shared.ratelimit import RateLimit
+from shared.clientaddr import client_address
+from shared.ratelimit import Limit, RateLimits
 
 router = APIRouter(prefix="/api/public", tags=["public"])
 
@@ -20,19 +21,18 @@ STEPS = {
     "triaged": ("正在处理", "being handled"),
     "withdrawn": ("已撤回", "withdrawn"),
 }
-# Per client address, and per case number for wrong answers: enough for a person, too few to guess contacts.
-PER_CLIENT, PER_CLIENT_WINDOW = 30, timedelta(minutes=1)
-WRONG_PER_CASE, WRONG_PER_CASE_WINDOW = 5, timedelta(hours=1)
+# Enough for a person, too few to guess a contact. Limits are per client (and per client and case), never per
+# case alone: a stranger's wrong guesses must not lock the real customer out of their own case.
+LOOKUPS = Limit("public-lookups", 30, timedelta(minutes=1))
+WRONG_PER_CASE = Limit("public-wrong-per-case", 5, timedelta(hours=1))  # key: client and case number
+WRONG = Limit("public-wrong", 20, timedelta(hours=1))  # key: client; bounds guessing across many cases
 
 
-def limits(request: Request, intake: Any) -> tuple[RateLimit, RateLimit]:
-    """The process's limiters, made on first use (on the intake's injected clock)."""
+def limits(request: Request, intake: Any) -> RateLimits:
+    """The lookup's counters, in intake's store so every process and replica shares them (made on first use)."""
     state = request.app.state
     if not hasattr(state, "public_limits"):
-        state.public_limits = (
-            RateLimit(intake.clock, PER_CLIENT, PER_CLIENT_WINDOW),
-            RateLimit(intake.clock, WRONG_PER_CASE, WRONG_PER_CASE_WINDOW),
-        )
+        state.public_limits = RateLimits(intake.side, intake.clock)
     return state.public_limits
 
 
@@ -48,22 +48,24 @@ def case_status(
     """Where a case stands, for its customer: status, current step, next deadline; no personal data.
 
     An unknown number and a wrong contact both answer 404, so the lookup reveals nothing; 429 when a
-    client asks too often or a case's contact was guessed wrong too often.
+    client asks too often, or answered wrong too often (for this case, or at all).
     """
-    per_client, wrong_per_case = limits(request, intake)
-    client = request.client.host if request.client else "unknown"
-    if not per_client.allow(client):
+    counters = limits(request, intake)
+    client = client_address(request)
+    if not counters.allow(LOOKUPS, client):
         return JSONResponse(status_code=429, content={"detail": "too many lookups; try again in a minute"})
     number = case_number.strip().upper()
-    if wrong_per_case.exceeded(number):
-        return JSONResponse(status_code=429, content={"detail": "too many wrong answers for this case; try later"})
+    this_case = f"{client} {number}"
+    if counters.exceeded(WRONG_PER_CASE, this_case) or counters.exceeded(WRONG, client):
+        return JSONResponse(status_code=429, content={"detail": "too many wrong answers; try again later"})
     try:
         complaint = intake.get_complaint(intake.case_id_for_number(number))
         matches = intake.contact_matches(complaint, contact)
     except NotFound:
         matches = False
     if not matches:
-        wrong_per_case.allow(number)
+        counters.hit(WRONG_PER_CASE, this_case)
+        counters.hit(WRONG, client)
         raise NotFound("no case with this number and contact")
     return status_of(request, complaint, number)
 

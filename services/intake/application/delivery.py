@@ -7,6 +7,10 @@ no scheduled message is lost while the service is down. ``deliver_due`` (a loop 
 each due message: the contact is decrypted only in memory, the text rendered from ``services/intake/delivery/
 templates``, sent by e-mail or through the webhook; the outcome is recorded and a failure is tried again after
 the back-off in ``config/notifications.yaml``. Neither events nor logs hold an address or a message's text.
+
+A message that asks for a customer link (a proposal to answer, a survey) gets a new random token at each attempt
+(``shared.customerlinks``): ``CustomerLinkIssued`` (its hash, purpose, subject, expiry) is saved before the message
+is sent, and the token itself lives only in the rendered text.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ from services.intake.domain.delivery import (
 )
 from shared.configfiles import load_config
 from shared.contracts import AcknowledgementPrepared, Actor, EventMessage, MessagePrepared, RejectionExplained
+from shared.customerlinks import Purpose, mint
 from shared.errors import NotFound
 from shared.sidetables import SideTables, micros
 
@@ -44,6 +49,10 @@ DELIVERY_REACTIONS = {
     "RejectionExplained": "deliver_rejection",
     "MessagePrepared": "deliver_message",
 }
+
+
+class _Conflict(Exception):
+    """Another worker recorded this delivery meanwhile (its lease had run out): this attempt stops unsent."""
 
 
 class DeliveryTable:
@@ -186,6 +195,8 @@ class Deliveries:
             return 0
         try:
             self.channel_adapters.send(self._compose(delivery))
+        except _Conflict:
+            return 0
         except DeliveryError as error:
             ctx = self._attempt_context(delivery)
             again = delivery.failed(ctx, error.reason, self.delivery_rules, final=error.final)
@@ -194,11 +205,7 @@ class Deliveries:
         else:
             delivery.delivered(self._attempt_context(delivery))
             outcome, event = {}, "delivery.delivered"
-        try:
-            self.save(delivery, side_writes=self.deliveries.writes_for(delivery))
-        except IntegrityError:
-            # Recorded meanwhile by another worker whose lease had run out; its record stands.
-            log.warning("delivery.conflict", case_id=str(delivery.case_id), delivery_id=str(delivery_id))
+        if not self._save_attempt(delivery):
             return 0
         # A final failure needs someone's attention: the customer was not reached.
         emit = log.warning if outcome.get("final") else log.info
@@ -206,12 +213,41 @@ class Deliveries:
              channel=delivery.channel, attempt=delivery.attempts, **outcome)  # fmt: skip
         return 1
 
+    def _save_attempt(self, delivery: Delivery) -> bool:
+        try:
+            self.save(delivery, side_writes=self.deliveries.writes_for(delivery))
+        except IntegrityError:
+            # Recorded meanwhile by another worker whose lease had run out; its record stands.
+            log.warning("delivery.conflict", case_id=str(delivery.case_id), delivery_id=str(delivery.id))
+            return False
+        return True
+
+    def _issue_link(self, delivery: Delivery) -> str:
+        """The token for the link the message asks for ("" if none): a new one each attempt, its hash recorded and
+        published (``CustomerLinkIssued``) before the message goes out. Only the token's id is logged."""
+        if delivery.link_request is None:
+            return ""
+        if delivery.link_request[0] not in {p.value for p in Purpose}:
+            raise DeliveryError(f"unknown customer link purpose {delivery.link_request[0]!r}", final=True)
+        now = self.clock.now()
+        link = mint(now, timedelta(days=self.delivery_rules.link_valid_days))
+        delivery.issue_link(
+            self._attempt_context(delivery), token_id=link.token_id, token_hash=link.token_hash,
+            expires_at=link.expires_at,
+        )  # fmt: skip
+        if not self._save_attempt(delivery):
+            raise _Conflict
+        log.info("delivery.link_issued", case_id=str(delivery.case_id), delivery_id=str(delivery.id),
+                 token_id=link.token_id, purpose=delivery.link_request[0])  # fmt: skip
+        return link.token
+
     def _attempt_context(self, delivery: Delivery) -> Any:
         ctx = self.context(delivery.case_id, Actor.system(self.name), correlation_id=delivery.correlation_id)
         return ctx.model_copy(update={"causation_id": delivery.scheduled_event_id})
 
     def _compose(self, delivery: Delivery) -> Outgoing:
-        """The message to send, rendered and addressed (``DeliveryError`` when it cannot be)."""
+        """The message to send, addressed, then rendered with a new link's token if it asks for one (``DeliveryError``
+        when it cannot be; a message that cannot be addressed issues no link)."""
         complaint = self.find(delivery.case_id)
         if not isinstance(complaint, Complaint):
             raise DeliveryError("intake has no complaint for this case", final=True)
@@ -220,16 +256,17 @@ class Deliveries:
             raise DeliveryError("customer erased", final=True)
         if delivery.channel == NO_CHANNEL:
             raise DeliveryError("no way to reach the customer is on record", final=True)
+        to = recipient(delivery.channel, json.loads(key.open(complaint.customer_sealed, "customer")))
+        if not to:
+            raise DeliveryError(f"the customer has no address for {delivery.channel}", final=True)
         values = {
             **delivery.params,
             "case_number": delivery.params.get("case_number") or complaint.case_number,
             "case_id": str(delivery.case_id),
             "base_url": self.delivery_rules.public_base_url.rstrip("/"),
+            "token": self._issue_link(delivery),
         }
         rendered = self.message_templates.render(delivery.template, delivery.language, values)
-        to = recipient(delivery.channel, json.loads(key.open(complaint.customer_sealed, "customer")))
-        if not to:
-            raise DeliveryError(f"the customer has no address for {delivery.channel}", final=True)
         return Outgoing(
             channel=delivery.channel,
             to=to,

@@ -6,6 +6,7 @@ own modules; all share this one store and eventsourcing Application."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -31,14 +32,19 @@ from services.intake.screening import BLOCKED, SourceStatuses
 from shared.clock import Clock
 from shared.configfiles import load_config
 from shared.contracts import Actor
+from shared.access.policy import CaseScope
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit
+from shared.idempotency import Fingerprints
+from shared.keys import blind_index_key
 from shared.masterdata import MasterData
 from shared.privacy import KeyStore, customer_id_for, master_key, normalise_contact
 from shared.settings import Settings
 
 NUMBER_BLOCK = 100
+# Texts longer than this (characters) are checked and masked in a worker thread, off the event loop.
+INLINE_TEXT_MAX = 2_000
 IDEMPOTENCY_NAMESPACE = uuid5(NAMESPACE_URL, "https://ombud.example/idempotency-key")
 # A save that loses a race with a concurrent command on the same aggregate is tried again this often.
 
@@ -76,6 +82,7 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
         self._block_lock = threading.Lock()
         self._block = ("", 1, 0)  # (day, next number, last reserved number)
         self.keys = KeyStore(self.side, master_key(settings), clock)
+        self.fingerprints = Fingerprints(self.side, blind_index_key(settings))
         self.group_commit = GroupCommit(self, max_bytes=200_000 if self.side.is_postgres else None)
         self.init_delivery()
         # One row per case: found by number, and the customer's recent cases for repeat detection.
@@ -112,9 +119,9 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
             self.record_refusal(record, refused, correlation_id)
             raise
         try:
-            self.save(complaint, side_writes=self._receipt_writes(complaint))
+            self.save(complaint, side_writes=self._receipt_writes(complaint, record, idempotency_key))
         except IntegrityError as error:
-            return self._repeat(complaint, idempotency_key, error)
+            return self._repeat(complaint, record, idempotency_key, error)
         return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
 
     async def receive_complaint_shared(
@@ -125,18 +132,24 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
         idempotency_key: str | None = None,
         correlation_id: UUID | None = None,
     ) -> Receipt:
-        """``receive_complaint`` for the event loop: the save shares a transaction with concurrent ones."""
+        """``receive_complaint`` for the event loop: the save shares a transaction with concurrent ones.
+
+        A long text is checked and masked in a worker thread, so one large complaint never stalls the loop
+        (a short one is not worth the hop)."""
+        opening = functools.partial(
+            self.open_complaint, record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
+        )
         try:
-            complaint = self.open_complaint(
-                record, actor=actor, idempotency_key=idempotency_key, correlation_id=correlation_id
-            )
+            long_text = len(record.description) + len(record.demand or "") > INLINE_TEXT_MAX
+            complaint = await asyncio.to_thread(opening) if long_text else opening()
         except Blocked as refused:
             await asyncio.to_thread(self.record_refusal, record, refused, correlation_id)
             raise
         try:
-            await self.group_commit.save(complaint, side_writes=self._receipt_writes(complaint))
+            writes = self._receipt_writes(complaint, record, idempotency_key)
+            await self.group_commit.save(complaint, side_writes=writes)
         except IntegrityError as error:
-            return await asyncio.to_thread(self._repeat, complaint, idempotency_key, error)
+            return await asyncio.to_thread(self._repeat, complaint, record, idempotency_key, error)
         return Receipt(case_id=complaint.id, case_number=complaint.case_number, created=True)
 
     def open_complaint(
@@ -174,18 +187,21 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
 
     def customer_id_of(self, phone: str | None, email: str | None) -> UUID:
         """The pseudonymous id of the customer with this contact (the same for every channel)."""
-        key = self.settings.blind_index_key.get_secret_value().encode()
+        key = blind_index_key(self.settings)
         return customer_id_for(normalise_contact(phone, email), key)
 
-    def _receipt_writes(self, complaint: Complaint) -> list[tuple[str, Any]]:
-        # The case's index row and its data key go in the transaction that saves its events.
+    def _receipt_writes(
+        self, complaint: Complaint, record: ComplaintRecord, idempotency_key: str | None
+    ) -> list[tuple[str, Any]]:
+        # The case's index row, its data key and its key's body fingerprint go in the transaction saving its events.
         index = (
             f"INSERT INTO {self._cases} (case_id, case_number, customer_id, order_id, category, received_at, nuisance) "
             "VALUES (?, ?, ?, ?, NULL, ?, ?)",
             (str(complaint.id), complaint.case_number, str(complaint.customer_id), complaint.order_id,
              complaint.created_on.isoformat(), int(complaint.nuisance_flagged)),
         )  # fmt: skip
-        return [index, *self.keys.writes_for(complaint.id)]
+        fingerprint = self.fingerprints.writes_for(idempotency_key, record.model_dump(mode="json"))
+        return [index, *self.keys.writes_for(complaint.id), *fingerprint]
 
     def case_id_for_number(self, number: str) -> UUID:
         """The case with this number (404 if none)."""
@@ -216,7 +232,8 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
             if "store_id" in changes and changes["store_id"] not in self.master_data.stores:
                 raise InvalidValue("changes.store_id", f"unknown store {changes['store_id']!r}")
             seal = self.keys.sealer(complaint.customer_id, complaint.id)
-            complaint.amend(ctx, kind=kind, reason=reason, changes=changes, seal=seal)
+            known = self.known_contact(complaint)
+            complaint.amend(ctx, kind=kind, reason=reason, changes=changes, seal=seal, known=known)
 
         self._command(case_id, actor, correlation_id, amend)
 
@@ -243,7 +260,8 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
 
         def attach(complaint: Complaint, ctx: Any) -> None:
             attached.append(complaint.attach_evidence(
-                ctx, sha256=sha256, media_type=media_type, size=size, filename=filename, note=note
+                ctx, sha256=sha256, media_type=media_type, size=size, filename=filename, note=note,
+                known=self.known_contact(complaint),
             ))  # fmt: skip
 
         self._command(case_id, actor, correlation_id, attach)
@@ -260,6 +278,11 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
 
         self.retrying(attempt)
 
+    def case_scope(self, case_id: UUID) -> CaseScope | None:
+        """Where the case belongs (its store and merchant), for the access check; None if it is not a case."""
+        found = self.find(case_id)
+        return CaseScope(found.store_id, found.merchant_id) if isinstance(found, Complaint) else None
+
     def get_complaint(self, case_id: UUID) -> Complaint:
         """The complaint as recorded (404 for an unknown id, or the id of another aggregate)."""
         found = self.find(case_id)
@@ -267,10 +290,13 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
             raise NotFound(f"no complaint {case_id}")
         return found
 
-    def _repeat(self, refused: Complaint, idempotency_key: str | None, error: IntegrityError) -> Receipt:
+    def _repeat(
+        self, refused: Complaint, record: ComplaintRecord, idempotency_key: str | None, error: IntegrityError
+    ) -> Receipt:
         # Only a repeated idempotency key may collide; its number is left unused (a gap).
         if not idempotency_key or refused.id not in self.repository:
             raise error
+        self.fingerprints.check(idempotency_key, record.model_dump(mode="json"))
         first = self.repository.get(refused.id)
         return Receipt(case_id=first.id, case_number=first.case_number, created=False)
 

@@ -7,22 +7,19 @@ from services.intake.domain.complaint import (
     case_number,
 )
 from services.intake.domain.privacy import (
-    CONTACT_READERS,
     ERASURE_APPROVERS,
     CustomerPrivacy,
-    may_read_contact,
     privacy_record_id,
 )
-from services.intake.domain.record import CHANNEL_DETAILS, ComplaintRecord, Customer, ReceivedBy, receiver_of
+from services.intake.domain.record import CHANNEL_DETAILS, Changes, ComplaintRecord, Customer, ReceivedBy, receiver_of
 from services.intake.domain.rules import IntakeRules, PastCase, Repeat, find_repeat
-from services.intake.domain.sources import UNBLOCKERS, Blocked, ContactSource, source_id
+from services.intake.domain.sources import Blocked, ContactSource, source_id
 
 __all__ = [
     "AMENDABLE",
     "CHANNEL_DETAILS",
-    "CONTACT_READERS",
+    "Changes",
     "ERASURE_APPROVERS",
-    "UNBLOCKERS",
     "Blocked",
     "Complaint",
     "ComplaintRecord",
@@ -36,7 +33,6 @@ __all__ = [
     "Seal",
     "case_number",
     "find_repeat",
-    "may_read_contact",
     "privacy_record_id",
     "receiver_of",
     "source_id",

@@ -15,8 +15,9 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 from uuid import UUID
 
-from services.intake.domain.privacy import may_read_contact
-from services.intake.domain.record import ComplaintRecord, Customer
+from pydantic import ValidationError
+
+from services.intake.domain.record import ComplaintRecord, Customer, masked_details
 from shared.contracts import Actor
 from shared.errors import InvalidTransition, InvalidValue
 from shared.eventstore import CaseAggregate, EventContext
@@ -208,7 +209,7 @@ class Complaint(CaseAggregate):
             ctx.model_copy(update={"occurred_at": record.occurred_at}),
             case_number=number,
             channel=record.channel.value,
-            channel_details=dict(record.channel_details),
+            channel_details=masked_details(record.channel_details, contact),
             customer_id=customer_id,
             customer_sealed=seal("customer", _json(contact)),
             **record.subject(),
@@ -232,10 +233,12 @@ class Complaint(CaseAggregate):
             raise InvalidTransition(f"case {self.case_number}: the read-back is already confirmed")
         self._record(self.ReadBackConfirmed, ctx, note=_masked(note, {}))
 
-    def amend(self, ctx: EventContext, *, kind: str, reason: str, changes: dict[str, Any], seal: Seal) -> None:
+    def amend(self, ctx: EventContext, *, kind: str, reason: str, changes: dict[str, Any], seal: Seal,
+              known: dict[str, str] | None = None) -> None:  # fmt: skip
         """Correct or supplement the record: the old and new value of each field, and why. Nothing is overwritten.
 
-        A new contact is sealed as a whole; a new description is kept sealed and masked, like the first.
+        A new contact is sealed as a whole; a new description is kept sealed and masked, like the first. The texts
+        are masked with the customer's ``known`` contact (as on receipt) and with a new contact given here.
         """
         self._open()
         if kind not in AMEND_KINDS:
@@ -246,8 +249,10 @@ class Complaint(CaseAggregate):
         if unknown or not changes:
             raise InvalidValue("changes", f"cannot change {', '.join(unknown) or 'nothing'}", allowed=list(AMENDABLE))
         recorded: dict[str, Any] = {}
-        for name, value in changes.items():
-            new = self._amended_value(name, value, ctx, seal)
+        known = dict(known or {})
+        # The contact first, so a new name or phone is masked in the texts changed alongside it.
+        for name, value in sorted(changes.items(), key=lambda item: item[0] != "customer"):
+            new = self._amended_value(name, value, ctx, seal, known)
             for field, to in new.items():
                 before = getattr(self, field)
                 if to != before:
@@ -258,30 +263,42 @@ class Complaint(CaseAggregate):
             self.ComplaintAmended,
             ctx,
             kind=kind,
-            reason=mask_contact(reason.strip()),
+            reason=mask_contact(reason.strip(), known),
             changes=recorded,
             changed_fields=sorted({name.removesuffix("_sealed") for name in recorded}),
         )
 
-    def _amended_value(self, name: str, value: Any, ctx: EventContext, seal: Seal) -> dict[str, Any]:
+    def _amended_value(
+        self, name: str, value: Any, ctx: EventContext, seal: Seal, known: dict[str, str]
+    ) -> dict[str, Any]:
+        # ``Changes`` checked the values at the door; these checks keep other callers from a 500 all the same.
         if name == "customer":
-            customer = Customer.model_validate(value)
+            try:
+                customer = Customer.model_validate(value)
+            except ValidationError as error:
+                raise InvalidValue("changes.customer", "needs a name and a valid phone or e-mail") from error
+            known.update(customer.contact())
             return {"customer_sealed": seal("customer", _json(customer.contact()))}
+        if value is not None and not isinstance(value, str | int | Decimal | datetime):
+            raise InvalidValue(f"changes.{name}", "must be a single value")
         if name == "description":
             text = str(value or "").strip()
             if not text:
                 raise InvalidValue("changes.description", "must not be empty")
-            return {"description": mask_contact(text), "description_sealed": seal("description", text)}
+            return {"description": mask_contact(text, known), "description_sealed": seal("description", text)}
         if name == "store_id" and not value:
             raise InvalidValue("changes.store_id", "must not be empty")
         if name == "amount_paid":
             return {"amount_paid": _amount(value)}
         if name == "occurred_at":
-            occurred = datetime.fromisoformat(str(value)) if value else None
+            try:
+                occurred = datetime.fromisoformat(str(value)) if value else None
+            except ValueError as error:
+                raise InvalidValue("changes.occurred_at", "not an ISO 8601 time") from error
             if occurred is not None and (occurred.tzinfo is None or occurred > ctx.recorded_at):
                 raise InvalidValue("changes.occurred_at", "needs a timezone and must not lie in the future")
             return {"occurred_at": occurred.isoformat() if occurred else None}
-        return {name: _masked(str(value), {}) if value not in (None, "") else None}
+        return {name: _masked(str(value), known) if value not in (None, "") else None}
 
     def withdraw(self, ctx: EventContext, reason: str) -> None:
         """The customer withdraws the complaint, with a reason; the case stops here."""
@@ -290,10 +307,12 @@ class Complaint(CaseAggregate):
             raise InvalidValue("reason", "must not be empty")
         self._record(self.ComplaintWithdrawn, ctx, reason=mask_contact(reason.strip()))
 
-    def attach_evidence(
-        self, ctx: EventContext, *, sha256: str, media_type: str, size: int, filename: str | None, note: str | None
-    ) -> bool:
-        """Record a piece of evidence stored under its content hash; False if this content is already attached."""
+    def attach_evidence(self, ctx: EventContext, *, sha256: str, media_type: str, size: int, filename: str | None,
+                        note: str | None, known: dict[str, str] | None = None) -> bool:  # fmt: skip
+        """Record a piece of evidence stored under its content hash; False if this content is already attached.
+
+        The file name and note are masked with the customer's ``known`` contact (a scan named after the customer
+        is common) and with the contact patterns."""
         if self.withdrawn:
             raise InvalidTransition(f"case {self.case_number} was withdrawn")
         if not re.fullmatch(r"[0-9a-f]{64}", sha256):
@@ -306,8 +325,8 @@ class Complaint(CaseAggregate):
             sha256=sha256,
             media_type=media_type,
             size=size,
-            filename=_masked(filename, {}),
-            note=_masked(note, {}),
+            filename=_masked(filename, known or {}),
+            note=_masked(note, known or {}),
         )
         return True
 
@@ -326,7 +345,6 @@ class Complaint(CaseAggregate):
 
     def record_contact_read(self, ctx: EventContext, fields: Sequence[str]) -> None:
         """Record that ``ctx.actor`` was shown the customer's contact details (``fields``, names only)."""
-        may_read_contact(ctx.actor)
         if self.customer_erased:
             raise InvalidTransition(f"the customer of case {self.id} was erased; there is nothing to read")
         self._record(self.ContactDetailsRead, ctx, fields=list(fields))
@@ -358,7 +376,7 @@ def _amount(value: Any) -> Decimal | None:
         amount = Decimal(str(value))
     except InvalidOperation as error:
         raise InvalidValue("changes.amount_paid", "not a decimal amount") from error
-    if amount < 0 or amount != amount.quantize(Decimal("0.01")):
+    if not amount.is_finite() or amount < 0 or amount.adjusted() >= 10 or amount != amount.quantize(Decimal("0.01")):
         raise InvalidValue("changes.amount_paid", "must be a non-negative amount with at most 2 decimals")
     return amount
 

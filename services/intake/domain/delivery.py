@@ -16,6 +16,7 @@ from uuid import UUID, uuid5
 
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from shared.customerlinks import LINK_PURPOSE, LINK_SUBJECT
 from shared.errors import InvalidTransition
 from shared.eventstore import CaseAggregate, EventContext
 
@@ -48,6 +49,8 @@ class DeliveryRules(BaseModel):
     public_base_url: str = ""
     timeout_seconds: float = 10.0
     lease_seconds: float = 120.0
+    # How long a customer link (answer a proposal, a survey) stays valid after the message carrying it is sent.
+    link_valid_days: float = Field(default=30.0, gt=0, le=366)
 
     @model_validator(mode="after")
     def _known_channels(self) -> DeliveryRules:
@@ -146,6 +149,7 @@ class Delivery(CaseAggregate):
         self.next_attempt_at: datetime | None = self.scheduled_at
         self.finished_at: datetime | None = None
         self.history: list[dict[str, Any]] = []
+        self.links_issued = 0
 
     @classmethod
     def schedule(
@@ -169,7 +173,8 @@ class Delivery(CaseAggregate):
             channel=channel or NO_CHANNEL,
             template=template,
             language=language_of(language),
-            params={str(k): str(v) for k, v in params.items()},
+            # A "token" value is never kept: intake mints the link's token when it sends (older messages had one).
+            params={str(k): str(v) for k, v in params.items() if k != "token"},
         )
 
     class MessageDelivered(CaseAggregate.Event):
@@ -223,6 +228,36 @@ class Delivery(CaseAggregate):
             attempt=attempt, error=error[:500], final=again is None, retry_at=again.isoformat() if again else None,
         )  # fmt: skip
         return again
+
+    class CustomerLinkIssued(CaseAggregate.Event):
+        message_event_id: UUID
+        token_id: str
+        token_hash: str
+        purpose: str
+        subject_id: str
+        expires_at: datetime
+
+        def apply(self, aggregate: Delivery) -> None:
+            aggregate.links_issued += 1
+
+    @property
+    def link_request(self) -> tuple[str, str] | None:
+        """The (purpose, subject) of the customer link the message asks for, or None."""
+        purpose = self.params.get(LINK_PURPOSE)
+        return (purpose, self.params.get(LINK_SUBJECT, "")) if purpose else None
+
+    def issue_link(self, ctx: EventContext, *, token_id: str, token_hash: str, expires_at: datetime) -> None:
+        """The attempt about to be made carries a new link (only the token's hash is recorded): recorded before the
+        message is sent, so the link works by the time it arrives."""
+        self._must_be_scheduled()
+        request = self.link_request
+        if request is None:
+            raise InvalidTransition("the message asks for no customer link")
+        purpose, subject = request
+        self._record(
+            self.CustomerLinkIssued, ctx, message_event_id=self.message_event_id, token_id=token_id,
+            token_hash=token_hash, purpose=purpose, subject_id=subject, expires_at=expires_at,
+        )  # fmt: skip
 
     @property
     def is_due(self) -> bool:

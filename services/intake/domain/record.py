@@ -14,7 +14,10 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
+from shared.bounds import AnyInstant
 from shared.contracts import Actor
+from shared.masking import mask_contact, mask_known
+from shared.textinput import line, text
 from shared.vocabulary import Channel, Role
 
 PHONE = re.compile(r"^\+?[0-9][0-9 -]{5,18}[0-9]$")
@@ -34,17 +37,34 @@ CHANNEL_DETAILS: dict[Channel, tuple[tuple[str, ...], tuple[str, ...]]] = {
     Channel.SUGGESTION_BOX: ((), ("box_id", "collected_on")),
 }
 
+# Details that are identifiers, dates or the chain's own numbers: masked only where the customer's own contact
+# occurs in them (a call id would pass for a phone number). Every other detail is free text, masked in full.
+CHANNEL_DETAIL_IDS = frozenset({
+    "call_id", "hotline", "counter", "staff_id", "session_id", "form_id", "app_version", "message_id", "mailbox",
+    "scan_ref", "postmarked_on", "transcript_id", "agent_id", "reference", "regulator_due_at", "box_id",
+    "collected_on",
+})  # fmt: skip
+
+
+def masked_details(details: dict[str, str], contact: dict[str, str]) -> dict[str, str]:
+    """Channel details as events keep them: published and shown like the description, so the customer's own
+    ``contact`` is masked in every one; the contact patterns only in free text (a call id would pass for a phone)."""
+    return {
+        key: mask_known(value, contact) if key in CHANNEL_DETAIL_IDS else mask_contact(value, contact)
+        for key, value in details.items()
+    }
+
 
 class Customer(BaseModel):
     """Who complained and how to reach them: a name and a phone number or an e-mail address."""
 
     model_config = ConfigDict(extra="forbid")
 
-    name: str = Field(min_length=1, max_length=100)
-    phone: str | None = Field(default=None, max_length=32)
-    email: str | None = Field(default=None, max_length=254)
-    address: str | None = Field(default=None, max_length=300)
-    member_id: str | None = Field(default=None, max_length=64)
+    name: line(100, min_length=1)
+    phone: line(32) | None = None
+    email: line(254) | None = None
+    address: line(300) | None = None
+    member_id: line(64) | None = None
 
     @model_validator(mode="after")
     def _reachable(self) -> Customer:
@@ -66,11 +86,11 @@ class ReceivedBy(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    id: str = Field(min_length=1, max_length=64)
-    name: str | None = Field(default=None, max_length=100)
-    position: str | None = Field(default=None, max_length=100)
+    id: line(64, min_length=1)
+    name: line(100) | None = None
+    position: line(100) | None = None
     role: Role = Role.FRONTLINE
-    store: str | None = Field(default=None, max_length=32)
+    store: line(32) | None = None
 
 
 class ComplaintRecord(BaseModel):
@@ -79,21 +99,21 @@ class ComplaintRecord(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
     channel: Channel
-    channel_details: dict[str, str] = Field(default_factory=dict, validate_default=True)
+    channel_details: dict[line(32), line(300)] = Field(default_factory=dict, max_length=8, validate_default=True)
     customer: Customer
     # What the complaint is about.
-    store_id: str = Field(min_length=1, max_length=32)
-    merchant_id: str | None = Field(default=None, max_length=64, description="a mall tenant, if about one")
-    staff_id: str | None = Field(default=None, max_length=64, description="the member of staff complained about")
-    order_id: str | None = Field(default=None, max_length=64)
-    sku: str | None = Field(default=None, max_length=64)
-    batch: str | None = Field(default=None, max_length=64)
-    serial: str | None = Field(default=None, max_length=64)
+    store_id: line(32, min_length=1)
+    merchant_id: line(64) | None = Field(default=None, description="a mall tenant, if about one")
+    staff_id: line(64) | None = Field(default=None, description="the member of staff complained about")
+    order_id: line(64) | None = None
+    sku: line(64) | None = None
+    batch: line(64) | None = None
+    serial: line(64) | None = None
     # What happened, when and where, and what the customer wants.
-    description: str = Field(min_length=1, max_length=20_000)
-    occurred_at: datetime | None = None
-    occurred_where: str | None = Field(default=None, max_length=300)
-    demand: str | None = Field(default=None, max_length=2_000)
+    description: text(20_000, min_length=1)
+    occurred_at: AnyInstant | None = None
+    occurred_where: line(300) | None = None
+    demand: text(2_000) | None = None
     amount_paid: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
     language: str = Field(default="zh", pattern="^(zh|en)$")
     received_by: ReceivedBy | None = None
@@ -140,3 +160,30 @@ def receiver_of(record: ComplaintRecord) -> Actor:
         by = record.received_by
         return Actor(id=by.id, role=by.role, store=by.store)
     return Actor(id=f"channel-{record.channel.value}", role=Role.CUSTOMER)
+
+
+class Changes(BaseModel):
+    """The new values of a correction or supplement, each checked as the record form checks it.
+
+    A field left out stays as it is; ``null`` clears an optional one. The contact is changed as a whole.
+    """
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    customer: Customer | None = None
+    store_id: line(32, min_length=1) | None = None
+    merchant_id: line(64) | None = None
+    staff_id: line(64) | None = None
+    order_id: line(64) | None = None
+    sku: line(64) | None = None
+    batch: line(64) | None = None
+    serial: line(64) | None = None
+    description: text(20_000, min_length=1) | None = None
+    occurred_at: AnyInstant | None = None
+    occurred_where: line(300) | None = None
+    demand: text(2_000) | None = None
+    amount_paid: Decimal | None = Field(default=None, ge=0, max_digits=12, decimal_places=2)
+
+    def given(self) -> dict[str, Any]:
+        """The fields the caller gave, by name (``None`` for a field to clear)."""
+        return {name: getattr(self, name) for name in self.model_fields_set}

@@ -7,17 +7,19 @@ from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from fastapi import APIRouter, Query
-from pydantic import AwareDatetime, BaseModel, Field
+from pydantic import BaseModel, Field
 
 from services.resolution.api.common import ResolutionApp
 from services.resolution.domain import Resolution
 from services.resolution.domain.compensation import RemedyLine, RootCause
 from services.resolution.domain.resolution import EvidenceKind, Measure, TaskKind
+from shared.bounds import Instant
 from shared.http import RequestActor
+from shared.textinput import line, text
 
 router = APIRouter(prefix="/api/resolution/cases/{case_id}", tags=["resolution"])
 public = APIRouter(prefix="/api/public/cases/{case_id}", tags=["customer"])
-Text = Annotated[str, Field(min_length=1, max_length=4000)]
+Text = text(4000, min_length=1)
 Sha256 = Annotated[str, Field(pattern="^[0-9a-f]{64}$", description="a file stored with POST /api/cases/{id}/evidence")]
 Money = Annotated[Decimal, Field(ge=0, max_digits=12, decimal_places=2, description="CNY, e.g. \"199.00\"")]
 
@@ -29,9 +31,9 @@ class Plan(BaseModel):
 
 class Task(BaseModel):
     kind: TaskKind
-    owner: str = Field(min_length=1, max_length=64, description="the specialist's staff id")
+    owner: Annotated[line(64, min_length=1), Field(description="the specialist's staff id")]
     description: Text
-    due_at: AwareDatetime
+    due_at: Instant
 
 
 class TaskResult(BaseModel):
@@ -46,7 +48,7 @@ class Evidence(BaseModel):
 
 
 class Interview(BaseModel):
-    interviewee: str = Field(min_length=1, max_length=64, description="a staff id, or a role such as witness")
+    interviewee: Annotated[line(64, min_length=1), Field(description="a staff id, or a role such as witness")]
     summary: Text
 
 
@@ -68,19 +70,19 @@ class Proposal(BaseModel):
 class Answer(BaseModel):
     token: str = Field(min_length=1, max_length=64)
     answer: Literal["accept", "refuse", "counter"]
-    reason: str | None = Field(default=None, max_length=2000, description="required to refuse")
-    counter: str | None = Field(default=None, max_length=2000, description="required to counter")
+    reason: text(2000) | None = Field(default=None, description="required to refuse")
+    counter: text(2000) | None = Field(default=None, description="required to counter")
     amount: Money | None = None
 
 
 class Execution(BaseModel):
-    reference: str | None = Field(default=None, max_length=128, description="refund number, shipment, coupon code")
+    reference: line(128) | None = Field(default=None, description="refund number, shipment, coupon code")
     evidence_sha256: Sha256 | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: text(2000) | None = None
 
 
 class Accountability(BaseModel):
-    staff_id: str = Field(min_length=1, max_length=64)
+    staff_id: line(64, min_length=1)
     measure: Measure
     note: Text
 
@@ -192,9 +194,11 @@ def reject_proposal(case_id: UUID, body: Reason, actor: RequestActor, resolution
 
 @router.post("/proposals/current/offer")
 def offer_proposal(case_id: UUID, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
-    """Put the approved proposal to the customer; the answer link carries the case's token."""
-    found, token = resolution.offer_proposal(case_id, actor)
-    return {**resolution_view(found), "customer_token": token, "answer_path": f"/api/public/cases/{case_id}/answer"}
+    """Put the approved proposal to the customer. The customer gets a link of their own to answer it by their
+    contact channel (GET /api/cases/{id}/messages shows its delivery); no token is shown to staff, so only the
+    customer can answer as the customer."""
+    found = resolution.offer_proposal(case_id, actor)
+    return {**resolution_view(found), "answer_path": f"/api/public/cases/{case_id}/answer"}
 
 
 @router.post("/remedies/{index}/execution")

@@ -12,14 +12,16 @@ from typing import Annotated, Any
 from uuid import UUID
 
 from fastapi import APIRouter, Depends, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from services.resolution.api.common import ResolutionApp
 from services.resolution.domain.recall import CampaignPlan, ContactChannel, NoticeStatus, RecallRemedy
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidValue
+from shared.bounds import Offset, limit_query
 from shared.http import RequestActor
+from shared.textinput import text
 from shared.vocabulary import Role
 
 router = APIRouter(prefix="/api/recalls", tags=["recalls"])
@@ -36,7 +38,7 @@ Staff = Annotated[Actor, Depends(staff)]
 
 
 class CloseBody(BaseModel):
-    reason: str = Field(min_length=1, max_length=2000)
+    reason: text(2000, min_length=1)
 
 
 class NoticeUpdate(BaseModel):
@@ -44,7 +46,7 @@ class NoticeUpdate(BaseModel):
 
     channel: ContactChannel | None = None
     remedy: RecallRemedy | None = None
-    note: str | None = Field(default=None, max_length=2000)
+    note: text(2000) | None = None
 
 
 # --- alerts -----------------------------------------------------------------------------------------------------
@@ -140,8 +142,8 @@ def list_notices(
     resolution: ResolutionApp,
     actor: Staff,
     status: NoticeStatus | None = None,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    offset: Annotated[int, Query(ge=0)] = 0,
+    limit: limit_query(500) = 100,
+    offset: Offset = 0,
 ) -> list[dict[str, Any]]:
     """A page of the campaign's notices (no contact details: the customer is ``customer_ref``)."""
     return resolution.list_notices(campaign_id, status, limit, offset)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
+from datetime import datetime
 from decimal import Decimal
 from typing import Annotated, Any
 from uuid import UUID
@@ -12,11 +12,14 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from services.resolution.api.common import ResolutionApp
 from services.resolution.domain.returns import InspectionResult, ReturnKind, ReturnReason, ReturnRequest, Sale
+from shared.bounds import Day, Instant
 from shared.http import RequestActor
+from shared.idempotency import client_key
+from shared.textinput import line, text
 
 router = APIRouter(tags=["returns"])
-Tracking = Annotated[str, Field(min_length=1, max_length=64, description="the carrier's tracking number")]
-Text = Annotated[str, Field(min_length=1, max_length=2000)]
+Tracking = Annotated[line(64, min_length=1), Field(description="the carrier's tracking number")]
+Text = text(2000, min_length=1)
 
 
 class _Body(BaseModel):
@@ -26,11 +29,11 @@ class _Body(BaseModel):
 class ReturnAsk(_Body):
     kind: ReturnKind
     reason: ReturnReason
-    purchased_on: date
-    received_on: date | None = Field(
+    purchased_on: Day
+    received_on: Day | None = Field(
         default=None, description="the day the customer got the goods; required for a distance sale"
     )
-    sku: str | None = Field(default=None, max_length=64, description="default: the case's product")
+    sku: line(64) | None = Field(default=None, description="default: the case's product")
     sale: Sale | None = Field(default=None, description="default: distance for an online store, else in_store")
     opened: bool = False
     has_inspection_report: bool = False
@@ -38,12 +41,12 @@ class ReturnAsk(_Body):
 
 class Review(_Body):
     approved: bool
-    reason: str | None = Field(default=None, max_length=2000, description="required to refuse or to override")
+    reason: text(2000) | None = Field(default=None, description="required to refuse or to override")
 
 
 class GoodsReceipt(_Body):
     tracking_number: Tracking
-    received_at: datetime | None = Field(default=None, description="default: now")
+    received_at: Instant | None = Field(default=None, description="default: now")
 
 
 class Inspection(_Body):
@@ -54,7 +57,7 @@ class Inspection(_Body):
 
 class Refund(_Body):
     amount: Decimal = Field(gt=0, max_digits=12, decimal_places=2, description="CNY, e.g. \"399.00\"")
-    reference: str = Field(min_length=1, max_length=64, description="the payment's reference")
+    reference: Annotated[line(64, min_length=1), Field(description="the payment's reference")]
 
 
 class Shipment(_Body):
@@ -122,7 +125,7 @@ def request_return(
             sale=body.sale,
             opened=body.opened,
             has_inspection_report=body.has_inspection_report,
-            idempotency_key=idempotency_key,
+            idempotency_key=client_key(actor.id, idempotency_key),
         )
     )
 

@@ -9,6 +9,7 @@ from typing import Any
 from uuid import UUID
 
 from services.resolution.domain import Resolution
+from services.resolution.domain.returns import ReturnRequest
 from services.resolution.domain.compensation import (
     AuthorityPolicy,
     CompensationStandards,
@@ -19,17 +20,19 @@ from services.resolution.domain.compensation import (
 )
 from services.resolution.domain.resolution import EvidenceKind, Measure, TaskKind
 from shared.configfiles import load_config
-from shared.contracts import Actor, CaseReopened, ComplaintReceived, ComplaintTriaged, EventMessage
+from shared.contracts import Actor, CaseReopened, ComplaintReceived, ComplaintTriaged, CustomerLinkIssued, EventMessage
+from shared.customerlinks import CustomerLinks, Purpose
+from shared.access.policy import CaseScope
 from shared.errors import NotFound
 from shared.eventstore import EventContext, aggregate_id
 from shared.sidetables import instant, micros
-from shared.tokens import case_token, token_matches
 from shared.vocabulary import Category, Role
 
 CASE_REACTIONS = {
     "ComplaintReceived": "record_case_facts",
     "ComplaintTriaged": "open_resolution",
     "CaseReopened": "reopen_resolution",
+    "CustomerLinkIssued": "record_answer_link",
 }
 
 
@@ -42,6 +45,7 @@ class CaseWork:
         self.authority = load_config(self.settings.config_dir / "authority.yaml", AuthorityPolicy)
         self.standards = load_config(self.settings.config_dir / "compensation.yaml", CompensationStandards)
         self.facts_table = self.side.table("cases")
+        self.answer_links = CustomerLinks(self.side, Purpose.PROPOSAL_ANSWER)
         self.side.script(
             [
                 (
@@ -120,6 +124,18 @@ class CaseWork:
         resolution = self.get_resolution(message.envelope.case_id)
         resolution.reopen(self.context(resolution.case_id, Actor.system(self.name), cause=message), reopened.reason)
         yield resolution
+
+    def record_answer_link(self: Any, message: EventMessage, issued: CustomerLinkIssued) -> Iterator[Any]:
+        """Policy: a link to answer a proposal that intake sent is kept (its hash) to check the answer with."""
+        yield from self.answer_links.writes_for_issued(message.envelope.case_id, issued)
+
+    def case_scope(self: Any, some_id: UUID) -> CaseScope | None:
+        """Where a case, or the case of a return request, belongs (its store), for the access check."""
+        facts = self.case_facts(some_id)
+        if facts is None:
+            found = self.find(some_id)
+            facts = self.case_facts(found.case_id) if isinstance(found, ReturnRequest) else None
+        return CaseScope(facts["store_id"]) if facts else None
 
     def case_facts(self: Any, case_id: UUID) -> dict[str, Any] | None:
         """What resolution knows of a case from intake and routing, or None before its complaint arrived."""
@@ -212,14 +228,10 @@ class CaseWork:
         """Turn the open proposal down with a reason."""
         return self._on_resolution(case_id, actor, lambda r, ctx: r.reject_proposal(ctx, reason, self.authority))
 
-    def offer_proposal(self: Any, case_id: UUID, actor: Actor) -> tuple[Resolution, str]:
-        """Put the approved proposal to the customer; returns the case's token for the customer's link."""
-        resolution = self._on_resolution(case_id, actor, lambda r, ctx: r.offer(ctx))
-        return resolution, self.customer_token(case_id)
-
-    def customer_token(self: Any, case_id: UUID) -> str:
-        """The token in the customer's link for this case."""
-        return case_token(self.settings.customer_token_key.get_secret_value().encode(), case_id)
+    def offer_proposal(self: Any, case_id: UUID, actor: Actor) -> Resolution:
+        """Put the approved proposal to the customer: feedback prepares the message, intake sends it with a link
+        for this proposal alone (staff never see the customer's token)."""
+        return self._on_resolution(case_id, actor, lambda r, ctx: r.offer(ctx))
 
     def answer_proposal(
         self: Any,
@@ -230,10 +242,11 @@ class CaseWork:
         counter: str | None = None,
         amount: Decimal | None = None,
     ) -> Resolution:
-        """The customer's answer through their link: accept, refuse (with a reason) or counter. A wrong token is
-        answered like an unknown case (404), so a link cannot be guessed case by case."""
-        if not token_matches(self.settings.customer_token_key.get_secret_value().encode(), case_id, token):
-            raise NotFound(f"no proposal for case {case_id} with that token")
+        """The customer's answer through the link to the proposal on offer: accept, refuse (with a reason) or
+        counter. Each is final for that proposal (a counter is answered by a new proposal, with a link of its own),
+        so the answer spends the proposal's links in the transaction that records it. A token that is wrong, of
+        another case, proposal or purpose, expired or spent is answered like an unknown case (404), never saying
+        which, so a link cannot be guessed case by case."""
         customer = Actor(id="customer", role=Role.CUSTOMER)
 
         def decide(resolution: Resolution, ctx: EventContext) -> None:
@@ -244,7 +257,17 @@ class CaseWork:
             else:
                 resolution.counter(ctx, counter or "", amount)
 
-        return self._on_resolution(case_id, customer, decide)
+        def attempt() -> Resolution:
+            resolution = self.get_resolution(case_id)
+            subject = str(resolution.proposals[-1]["proposal"]) if resolution.proposals else ""
+            if not subject or self.answer_links.check(case_id, subject, token, self.clock.now()) is None:
+                raise NotFound(f"no proposal for case {case_id} with that token")
+            ctx = self.context(case_id, customer)
+            decide(resolution, ctx)
+            self.save(resolution, side_writes=self.answer_links.writes_for_spent(case_id, subject, ctx.recorded_at))
+            return resolution
+
+        return self.retrying(attempt)
 
     def execute_remedy(
         self: Any,

@@ -28,6 +28,8 @@ from shared.configfiles import load_config
 from shared.contracts import Actor
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import EventContext
+from shared.idempotency import Fingerprints
+from shared.keys import blind_index_key
 from shared.sidetables import micros
 
 # No policy yet: returns start from a command (the customer's ask), not from another service's event.
@@ -50,6 +52,7 @@ class Returns:
         self.return_policy = load_config(self.settings.config_dir / "returns.yaml", ReturnPolicy)
         self.returns_zone = ZoneInfo(self.settings.timezone)
         self.returns_table = self.side.table("returns")
+        self.return_fingerprints = Fingerprints(self.side, blind_index_key(self.settings))
         self.side.script(
             [
                 (
@@ -115,6 +118,7 @@ class Returns:
             number = self._next_return_number(case_id)
             request_id = return_id(case_id, number, idempotency_key)
             if idempotency_key is not None and request_id in self.repository:
+                self.return_fingerprints.check(idempotency_key, form.model_dump(mode="json"))
                 return self._return(request_id)  # made before (or by a concurrent twin that won)
             ctx = self.context(case_id, actor)
             today = ctx.recorded_at.astimezone(self.returns_zone).date()
@@ -123,7 +127,8 @@ class Returns:
                 request_id, ctx, number, form, rules.facts_for(product), rules, today, refund_limit
             )
             # Another request of the case taking the number (or the key) meanwhile is a conflict: decide again.
-            self.save(request, side_writes=[self._return_row(request, ctx)])
+            fingerprint = self.return_fingerprints.writes_for(idempotency_key, form.model_dump(mode="json"))
+            self.save(request, side_writes=[self._return_row(request, ctx), *fingerprint])
             return request
 
         return self.retrying(attempt)

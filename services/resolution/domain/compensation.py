@@ -9,6 +9,7 @@ from enum import StrEnum
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from shared.errors import InvalidTransition, InvalidValue
+from shared.textinput import text
 from shared.vocabulary import Category, Remedy, Role, Severity
 
 CENT = Decimal("0.01")
@@ -33,7 +34,7 @@ class RemedyLine(BaseModel):
 
     remedy: Remedy
     amount: Decimal = Field(default=Decimal("0.00"), ge=0, max_digits=12, decimal_places=2)
-    note: str | None = Field(default=None, max_length=500)
+    note: text(500) | None = None
 
     @field_validator("amount")
     @classmethod

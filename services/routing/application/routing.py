@@ -42,6 +42,7 @@ from shared.contracts import (
     EventMessage,
 )
 from shared.contracts.returns import ReturnGoodsReceived, ReturnInspected
+from shared.access.policy import CaseScope
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import EventContext, ServiceApplication, aggregate_id
 from shared.logs import safe_error
@@ -302,6 +303,11 @@ class Routing(ServiceApplication):
                 }
             )
         return views
+
+    def case_scope(self, case_id: UUID) -> CaseScope | None:
+        """Where the case belongs (its store and merchant), for the access check; None before its triage."""
+        found = self.find(aggregate_id(case_id, self.name))
+        return CaseScope(found.store_id, found.merchant_id) if isinstance(found, Triage) else None
 
     def get_triage(self, case_id: UUID) -> Triage:
         """The case's triage (404 until routing has triaged it)."""

@@ -7,11 +7,12 @@
   two workers) conflict and are redone one by one: a cluster is never missed nor raised twice; the alert's id is
   derived from the cluster (SKU, batch, window start) and its row in ``resolution_recall_alerts`` is unique too.
 * Campaign commands (plan, launch, close), the import of affected customers (one ``RecallNotice`` per order
-  line, ``fan_out_batch`` aggregates per save; contacts sealed with the campaign's data key), notice statuses,
-  progress and the summary report.
+  line, ``fan_out_batch`` aggregates per save; each contact sealed under a data key of its own customer, which
+  the customer's erasure destroys: policy ``erase_recall_contacts`` on intake's ``CustomerErased``), notice
+  statuses, progress and the summary report.
 
 Side tables (same transaction as the events): ``resolution_recall_alerts``, ``resolution_recall_campaigns``,
-``resolution_recall_notices`` (status per notice, for progress), and the campaign data keys in
+``resolution_recall_notices`` (status per notice, for progress), and the campaign and customer data keys in
 ``resolution_customer_keys`` (``shared.privacy.KeyStore``).
 
 Modules: ``alerts`` (the policy on triaged complaints, alert queries), ``campaigns`` (campaign commands, progress,
@@ -28,11 +29,9 @@ from uuid import UUID
 from services.resolution.application.recalls.alerts import RecallAlerts
 from services.resolution.application.recalls.campaigns import RecallCampaigns
 from services.resolution.application.recalls.common import (
-    CAMPAIGN_ROLES,
     CONFLICT_RETRIES,
     CONTACT_FIELD,
     NOTICE_BYTES,
-    NOTICE_ROLES,
     PG_BATCH_BYTES,
     RECALL_REACTIONS,
     Progress,
@@ -52,11 +51,9 @@ from shared.configfiles import load_config
 from shared.privacy import KeyStore, master_key
 
 __all__ = [
-    "CAMPAIGN_ROLES",
     "CONFLICT_RETRIES",
     "CONTACT_FIELD",
     "NOTICE_BYTES",
-    "NOTICE_ROLES",
     "ORDER_COLUMNS",
     "PG_BATCH_BYTES",
     "RECALL_REACTIONS",

@@ -1,8 +1,9 @@
 """Recalls, application: the import of a campaign's affected customers (the fan-out).
 
 One ``RecallNotice`` per order line of the list, ``fan_out_batch`` aggregates per save (fewer on PostgreSQL,
-bounded by bytes), each with its status row in ``resolution_recall_notices``; contacts sealed with the campaign's
-data key, the customer named by a pseudonym (``customer_ref``) only. Importing a line again issues nothing.
+bounded by bytes), each with its status row in ``resolution_recall_notices``; each contact sealed under a data key
+of its customer's own (erasing the customer destroys it), the customer named by a pseudonym (``customer_ref``)
+only. Importing a line again issues nothing.
 """
 
 from __future__ import annotations
@@ -16,14 +17,12 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from services.resolution.application.recalls.common import (
-    CAMPAIGN_ROLES,
     CONFLICT_RETRIES,
     CONTACT_FIELD,
     NOTICE_BYTES,
     PG_BATCH_BYTES,
     _ROWS_PER_INSERT,
     Progress,
-    _may,
     log,
 )
 from services.resolution.application.recalls.orderlist import (
@@ -41,6 +40,7 @@ from services.resolution.domain.recall import NoticeStatus, RecallCampaign, Reca
 from shared.contracts import Actor
 from shared.errors import InvalidTransition
 from shared.eventstore import EventContext
+from shared.keys import blind_index_key
 from shared.privacy import DataKey, customer_id_for, normalise_contact
 
 
@@ -60,16 +60,15 @@ class RecallCustomers:
         PostgreSQL, by bytes) with their status rows; lines imported before count as ``already_issued``.
         """
         started = time.monotonic()
-        _may(actor, CAMPAIGN_ROLES, "import a recall's customers")
         campaign = self._campaign(campaign_id)
         campaign.must_take_customers()
-        key = self._campaign_key(campaign_id)
+        self._campaign_key(campaign_id)  # refuses a campaign whose key was destroyed
         lines = read_order_list(source)
         report = RecallImportReport(campaign_id=str(campaign_id), rows=len(lines))
         size = self.recall_rules.fan_out_batch
         if self.side.is_postgres:
             size = max(1, min(size, PG_BATCH_BYTES // NOTICE_BYTES))
-        blind = self.settings.blind_index_key.get_secret_value().encode()
+        blind = blind_index_key(self.settings)
         in_file: set[UUID] = set()
         done = 0
         for start in range(0, len(lines), size):
@@ -84,7 +83,7 @@ class RecallCustomers:
                     continue
                 in_file.add(found.notice_id)
                 affected.append(found)
-            self._issue_notices(campaign, key, blind, affected, actor, report)
+            self._issue_notices(campaign, blind, affected, actor, report)
             done += len(chunk)
             if progress:
                 progress(done, len(lines))
@@ -145,7 +144,6 @@ class RecallCustomers:
     def _issue_notices(
         self: Any,
         campaign: RecallCampaign,
-        key: DataKey,
         blind: bytes,
         affected: list[_Affected],
         actor: Actor,
@@ -170,7 +168,8 @@ class RecallCustomers:
                     ctx, campaign.id, customer_ref, line.order_id, campaign.plan.sku, line.batch, line.sold_on,
                     campaign.plan.remedy, line.language,
                     [kind for kind, value in (("phone", line.phone), ("email", line.email)) if value],
-                    key.seal(CONTACT_FIELD, contact),
+                    # Each contact under a key of its own customer, so erasing that customer destroys it.
+                    self.recall_keys.issue(customer_ref, line.notice_id).seal(CONTACT_FIELD, contact),
                 )  # fmt: skip
                 notices.append(notice)
                 rows.append(
@@ -178,7 +177,8 @@ class RecallCustomers:
                      str(customer_ref), NoticeStatus.ISSUED.value, None, now.isoformat())
                 )  # fmt: skip
             try:
-                self.save(*notices, side_writes=self._notice_inserts(rows))
+                keys = self.recall_keys.writes_for(*(notice.id for notice in notices))
+                self.save(*notices, side_writes=[*self._notice_inserts(rows), *keys])
             except IntegrityError:
                 continue  # another import issued some of them meanwhile: look again
             report.issued += len(new)

@@ -1,20 +1,22 @@
 """Recalls, application: each notice's progress (contacted, responded, remedied, unreachable) and the notice queries.
 
 A notice's status row in ``resolution_recall_notices`` is written with its event; the customer's own contact
-details typed into a note are masked with the sealed contact (opened with the campaign's data key).
+details typed into a note are masked with the sealed contact (opened with the customer's data key, which their
+erasure destroys: ``erase_recall_contacts``).
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from services.resolution.application.recalls.common import CONFLICT_RETRIES, CONTACT_FIELD, NOTICE_ROLES, _may
+from services.resolution.application.recalls.common import CONFLICT_RETRIES, CONTACT_FIELD
 from services.resolution.domain.recall import ContactChannel, NoticeStatus, RecallNotice, RecallRemedy
-from shared.contracts import Actor
+from shared.contracts import Actor, CustomerErased, EventMessage
 from shared.errors import InvalidTransition, InvalidValue, NotFound
 from shared.eventstore import EventContext
 from shared.privacy import key_id_of, mask_contact
@@ -37,7 +39,6 @@ class RecallNotices:
     ) -> RecallNotice:
         """Record a notice's progress: contacted (by ``channel``), responded, remedied (``remedy``, the campaign's
         by default) or unreachable. 409 for a move its status does not allow."""
-        _may(actor, NOTICE_ROLES, "record a recall notice's progress")
 
         def decide(notice: RecallNotice, ctx: EventContext) -> None:
             if status is NoticeStatus.CONTACTED:
@@ -73,6 +74,11 @@ class RecallNotices:
             except IntegrityError as error:
                 conflict = error
         raise InvalidTransition("the notice kept changing concurrently; try again") from conflict
+
+    def erase_recall_contacts(self: Any, message: EventMessage, erased: CustomerErased) -> Iterator[Any]:
+        """Policy: an erased customer's recall contacts become unreadable for good (their keys are deleted in the
+        transaction that tracks the message); the notices stay, naming the customer by pseudonym only."""
+        yield from self.recall_keys.destroy_writes(erased.customer_id)
 
     def _contact_of(self: Any, notice: RecallNotice) -> dict[str, str | None]:
         key = self.recall_keys.find(key_id_of(notice.contact_sealed))

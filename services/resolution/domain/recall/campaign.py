@@ -15,7 +15,9 @@ from pydantic import BaseModel, Field
 
 from services.resolution.domain.recall.common import TEXT_MAX, _text
 from shared.errors import InvalidTransition, InvalidValue
+from shared.bounds import Day
 from shared.eventstore import CaseAggregate, EventContext
+from shared.textinput import line, text
 
 
 # --- campaigns -------------------------------------------------------------------------------------------------
@@ -36,19 +38,19 @@ class CampaignStatus(StrEnum):
 class Announcement(BaseModel):
     """The public announcement (召回公告), in Chinese and English."""
 
-    zh: str = Field(min_length=1, max_length=TEXT_MAX)
-    en: str = Field(min_length=1, max_length=TEXT_MAX)
+    zh: text(TEXT_MAX, min_length=1)
+    en: text(TEXT_MAX, min_length=1)
 
 
 class CampaignPlan(BaseModel):
     """What a campaign recalls and how: scope (SKU, batches — none means every batch — sale dates), hazard, remedy."""
 
-    title: str = Field(min_length=1, max_length=200)
-    sku: str = Field(min_length=1, max_length=64)
-    batches: list[str] = []
-    sold_from: date | None = None
-    sold_to: date | None = None
-    hazard: str = Field(min_length=1, max_length=TEXT_MAX)
+    title: line(200, min_length=1)
+    sku: line(64, min_length=1)
+    batches: list[line(64, min_length=1)] = Field(default=[], max_length=200)
+    sold_from: Day | None = None
+    sold_to: Day | None = None
+    hazard: text(TEXT_MAX, min_length=1)
     remedy: RecallRemedy
     announcement: Announcement
     alert_id: UUID | None = None

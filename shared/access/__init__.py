@@ -1,0 +1,1 @@
+"""Who is asking and what they may do: verified identity (JWT), the one permission policy, data scope."""
