@@ -29,9 +29,11 @@ class Response:
 class LeanClient:
     """Up to ``connections`` persistent connections to one host; use as ``async with``."""
 
-    def __init__(self, connections: int, timeout: float = 30.0) -> None:
+    def __init__(self, connections: int, timeout: float = 30.0, headers: dict[str, str] | None = None) -> None:
         self.size = connections
         self.timeout = timeout
+        # Sent with every request (e.g. Authorization), already as header lines.
+        self.extra = "".join(f"{name}: {value}\r\n" for name, value in (headers or {}).items())
         self.idle: asyncio.Queue[tuple[asyncio.StreamReader, asyncio.StreamWriter]] = asyncio.Queue()
         self.opened = 0
         self.all: list[asyncio.StreamWriter] = []
@@ -56,6 +58,7 @@ class LeanClient:
         parts = urlsplit(url)
         reader, writer = await self._connection(parts.hostname or "127.0.0.1", parts.port or 80)
         head = f"{method} {parts.path}{'?' + parts.query if parts.query else ''} HTTP/1.1\r\nHost: {parts.netloc}\r\n"
+        head += self.extra
         if body is not None:
             head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
         try:

@@ -96,8 +96,12 @@ def dist_line(values: list[float]) -> str:
     return "  ".join(f"{k} {'n/a' if v is None else f'{v:.1f}'}" for k, v in d.items()) + " ms"
 
 
+# The bearer token every request carries (a service account's, see ``System.token``; or --token).
+AUTH: dict[str, str] = {}
+
+
 def client(connections: int) -> LeanClient:
-    return LeanClient(connections)
+    return LeanClient(connections, headers=AUTH)
 
 
 # --------------------------------------------------------------------------------------------
@@ -422,6 +426,7 @@ class System:
         self.port = free_port()
         self.data_dir = Path(tempfile.mkdtemp(prefix="ombud-bench-system-"))
         self.keep = keep
+        self.postgres_url = postgres_url
         self.url = f"http://127.0.0.1:{self.port}"
         command = [str(Path(sys.executable).parent / "ombud"), "up", "--port", str(self.port)]
         command += ["--data-dir", str(self.data_dir)]
@@ -445,6 +450,14 @@ class System:
                         return time.monotonic() - started
                 time.sleep(0.2)
         raise RuntimeError(f"ombud up not healthy after {timeout:.0f}s:\n{self.log_tail()}")
+
+    def token(self) -> str:
+        """A token of a service account (role hq) for the load, from the install's own identity provider."""
+        command = [str(Path(sys.executable).parent / "ombud"), "token", "create", "bench-load", "--role", "hq"]
+        command += ["--ttl", "7200", "--data-dir", str(self.data_dir)]
+        if self.postgres_url:
+            command += ["--postgres-url", self.postgres_url]
+        return subprocess.run(command, cwd=REPO, capture_output=True, text=True, check=True).stdout.strip()
 
     def log_tail(self, lines: int = 30) -> str:
         try:
@@ -481,6 +494,7 @@ def parse_args() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--url", default="http://127.0.0.1:8000", help="a running system (127.0.0.1 only)")
     parser.add_argument("--start", action="store_true", help="start `ombud up` on a free port and temp dir")
+    parser.add_argument("--token", default=os.environ.get("OMBUD_TOKEN"), help="bearer token for --url (OMBUD_TOKEN)")
     parser.add_argument("-n", "--count", type=int, default=2000, help="complaints in the throughput phase")
     parser.add_argument("-c", "--concurrency", type=int, default=8, help="concurrent clients (throughput)")
     parser.add_argument("--rate", type=float, default=100.0, help="offered complaints/s (latency phase)")
@@ -627,6 +641,9 @@ def main() -> int:
             url = system.url
             up = system.wait_healthy()
             print(f"    started `ombud up` at {url} (healthy after {up:.1f} s; data {system.data_dir})")
+            AUTH["Authorization"] = f"Bearer {system.token()}"
+        elif args.token:
+            AUTH["Authorization"] = f"Bearer {args.token}"
         asyncio.run(http_phases(args, url, report))
     finally:
         if system is not None:

@@ -38,7 +38,9 @@ def _open(data_dir: Path | None, postgres_url: str | None) -> tuple[Settings, Id
 @users_app.command("set-password")
 def set_password(
     staff_id: Annotated[str, typer.Argument(help="a staff id of the master data (staff.csv)")],
-    password_stdin: Annotated[bool, typer.Option("--password-stdin", help="read the password from standard input")] = False,
+    password_stdin: Annotated[
+        bool, typer.Option("--password-stdin", help="read the password from standard input")
+    ] = False,
     data_dir: Annotated[Path | None, typer.Option()] = None,
     postgres_url: Annotated[str | None, typer.Option()] = None,
 ) -> None:
@@ -88,7 +90,9 @@ def create_token(
         elif subject in access.staff:
             principal = staff_principal(access, access.staff[subject])
         else:
-            raise typer.BadParameter(f"{subject!r} is not in the master data's staff; give --role for a service account")
+            raise typer.BadParameter(
+                f"{subject!r} is not in the master data's staff; give --role for a service account"
+            )
         token, lifetime = access.issuer.issue(principal, ttl)
         store.record("token_issued", principal.id, principal.role.value, "ombud token create", ttl=str(lifetime))
     finally:

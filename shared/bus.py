@@ -239,7 +239,7 @@ class Consumer:
                         await self.bus.js.add_consumer(self.settings.stream_name, self.config())
                         sub = await self.bus.js.pull_subscribe_bind(durable, stream=self.settings.stream_name)
                     try:
-                        batch = await sub.fetch(self.settings.fetch_batch, timeout=1.0)
+                        batch = await sub.fetch(self.settings.fetch_batch, timeout=self.settings.fetch_wait_seconds)
                     except (TimeoutError, NatsTimeoutError):
                         continue
                     await self.process(batch)

@@ -9,12 +9,12 @@ from datetime import datetime
 from typing import Annotated, Any
 
 import structlog
-from pydantic import BaseModel
 from fastapi import Depends, FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel
 
-from shared.access.guard import current_principal
+from shared.access.guard import current_principal, record_refusal
 from shared.clock import SystemClock
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidTransition, InvalidValue, NotFound, Unauthenticated
@@ -56,7 +56,7 @@ async def request_actor(request: Request) -> Actor:
 
     Headers a client writes never make an identity: the actor on every event comes from the token.
     """
-    return current_principal(request).actor()
+    return (await current_principal(request)).actor()
 
 
 RequestActor = Annotated[Actor, Depends(request_actor)]
@@ -128,8 +128,14 @@ def install_error_handlers(app: FastAPI) -> None:
             problem["allowed"] = exc.allowed
         return JSONResponse(status_code=422, content={"detail": [problem]})
 
-    for error, status in ((InvalidTransition, 409), (NotFound, 404), (Unauthenticated, 401), (Forbidden, 403)):
+    for error, status in ((InvalidTransition, 409), (NotFound, 404), (Unauthenticated, 401)):
         app.add_exception_handler(error, _plain(status))
+
+    @app.exception_handler(Forbidden)
+    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
+        # Every 403, the policy's or a business rule's, is where an auditor reads it.
+        await record_refusal(request, str(exc))
+        return JSONResponse(status_code=403, content={"detail": str(exc)})
 
 
 def _plain(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:

@@ -37,6 +37,27 @@ class Health(BaseModel):
     down: list[str]
 
 
+class ParkedMessage(BaseModel):
+    """A message a consumer gave up on (dead letter): which service and consumer, why, when; not its data."""
+
+    service: str
+    id: int
+    consumer: str
+    subject: str
+    error: str
+    deliveries: int
+    parked_at: str
+    replayed_at: str | None
+
+
+class ParkedMessages(BaseModel):
+    parked: list[ParkedMessage]
+
+
+class Replayed(BaseModel):
+    replayed: int
+
+
 @dataclass
 class Service:
     """One service as deployed: its Application, HTTP router and durable subscriptions."""
@@ -235,7 +256,7 @@ def parked_router() -> APIRouter:
     """Parked (dead-letter) messages of the services in this process: list and replay."""
     router = APIRouter(prefix="/api/parked", tags=["operations"])
 
-    @router.get("")
+    @router.get("", response_model=ParkedMessages)
     def list_parked(request: Request) -> dict[str, Any]:
         return {
             "parked": [
@@ -245,7 +266,7 @@ def parked_router() -> APIRouter:
             ]
         }
 
-    @router.post("/{service}/{parked_id}/replay")
+    @router.post("/{service}/{parked_id}/replay", response_model=Replayed)
     def replay_parked(service: str, parked_id: RowId, request: Request) -> JSONResponse:
         found = request.app.state.services.get(service)
         if found is None:

@@ -96,6 +96,8 @@ class Settings(BaseSettings):
     backoff_seconds: list[float] = Field(default_factory=lambda: [0.5, 2.0, 5.0, 15.0])
     ack_wait_seconds: float = 10.0
     fetch_batch: int = 200
+    # How long an idle consumer's pull waits for a message; also how long stopping a consumer can take.
+    fetch_wait_seconds: float = 0.25
     relay_batch: int = 500
     # A save in this process wakes its relay at once; this poll finds saves made by other processes
     # (under `ombud up`, every HTTP command: a cheap indexed read, 50 times a second when idle).

@@ -122,7 +122,9 @@ def access_log(
     """Sign-ins, refused sign-ins, tokens issued and every refusal (401, 403, and cases hidden as 404), newest
     first: for auditors."""
     rows = access.store.entries(since, kind, limit, offset)
-    return AccessLog(events=[AccessEvent(**{**row, "detail": {k: str(v) for k, v in row["detail"].items()}}) for row in rows])
+    return AccessLog(
+        events=[AccessEvent(**{**row, "detail": {k: str(v) for k, v in row["detail"].items()}}) for row in rows]
+    )
 
 
 def _client(request: Request) -> str:

@@ -141,6 +141,8 @@ async def authorize(request: Request) -> Principal | None:
     except Unauthenticated as error:
         await run_in_threadpool(access.store.record, "unauthenticated", None, None, key, reason=str(error)[:200])
         raise
+    # Known from here on, so a refusal (here or by a business rule later) is logged with who was refused.
+    request.state.principal = principal
     if operation.scope is Scope.CASE:
         case_id = _case_parameter(request.path_params)
         scope = await run_in_threadpool(access.case_scope, case_id) if case_id else None
@@ -150,11 +152,21 @@ async def authorize(request: Request) -> Principal | None:
             )
             raise NotFound(f"no case {case_id}")
     if principal.role not in operation.roles:
-        await run_in_threadpool(access.store.record, "forbidden", principal.id, principal.role.value, key)
         allowed = ", ".join(sorted(operation.roles))
         raise Forbidden(f"role {principal.role.value!r} may not use {key} (allowed: {allowed})")
-    request.state.principal = principal
     return principal
+
+
+async def record_refusal(request: Request, reason: str) -> None:
+    """Write a 403 to the access log with who was refused, what and why (the policy's or a business rule's)."""
+    access: Access | None = getattr(request.app.state, "access", None)
+    if access is None:
+        return
+    principal: Principal | None = getattr(request.state, "principal", None)
+    route = request.scope.get("route")
+    operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
+    subject, role = (principal.id, principal.role.value) if principal else (None, None)
+    await run_in_threadpool(access.store.record, "forbidden", subject, role, operation, reason=reason[:300])
 
 
 def _case_parameter(params: dict[str, Any]) -> UUID | None:
@@ -167,7 +179,8 @@ def _case_parameter(params: dict[str, Any]) -> UUID | None:
     return None
 
 
-def current_principal(request: Request) -> Principal:
+# async, like every route dependency here: a plain ``def`` would cost each request a hop through the thread pool.
+async def current_principal(request: Request) -> Principal:
     """The caller ``authorize`` let through (routes that need sign-in only)."""
     principal = getattr(request.state, "principal", None)
     if principal is None:
@@ -175,7 +188,7 @@ def current_principal(request: Request) -> Principal:
     return principal
 
 
-def current_access(request: Request) -> Access:
+async def current_access(request: Request) -> Access:
     return request.app.state.access
 
 

@@ -40,12 +40,16 @@ class IdentityStore:
         self.side.script(
             [
                 (
-                    f"CREATE TABLE IF NOT EXISTS {self.accounts} (staff_id TEXT PRIMARY KEY, password_hash TEXT NOT NULL,"
-                    " set_at BIGINT NOT NULL)",
+                    f"CREATE TABLE IF NOT EXISTS {self.accounts} (staff_id TEXT PRIMARY KEY, "
+                    "password_hash TEXT NOT NULL, set_at BIGINT NOT NULL)",
                     (),
                 ),
                 (f"CREATE TABLE IF NOT EXISTS {self.failures} (subject TEXT NOT NULL, at BIGINT NOT NULL)", ()),
-                (f"CREATE INDEX IF NOT EXISTS {self.side.bare('failures_by_subject')} ON {self.failures} (subject, at)", ()),
+                (
+                    f"CREATE INDEX IF NOT EXISTS {self.side.bare('failures_by_subject')} "
+                    f"ON {self.failures} (subject, at)",
+                    (),
+                ),
                 (
                     f"CREATE TABLE IF NOT EXISTS {self.log} (id INTEGER PRIMARY KEY AUTOINCREMENT, at BIGINT NOT NULL, "
                     "kind TEXT NOT NULL, subject TEXT, role TEXT, operation TEXT, detail TEXT NOT NULL)",
@@ -63,7 +67,10 @@ class IdentityStore:
         now = micros(self.clock.now())
         with self.side.transaction() as run:
             run(f"DELETE FROM {self.accounts} WHERE staff_id = ?", (staff_id,))
-            run(f"INSERT INTO {self.accounts} (staff_id, password_hash, set_at) VALUES (?, ?, ?)", (staff_id, digest, now))
+            run(
+                f"INSERT INTO {self.accounts} (staff_id, password_hash, set_at) VALUES (?, ?, ?)",
+                (staff_id, digest, now),
+            )
 
     def check_password(self, staff_id: str, password: str) -> bool:
         """Whether ``password`` is ``staff_id``'s; as slow for an unknown account as for a known one."""
@@ -82,7 +89,9 @@ class IdentityStore:
     def recent_failures(self, subject: str, window: timedelta) -> int:
         """Failed sign-ins of ``subject`` (``account:ID`` or ``client:ADDRESS``) within ``window``."""
         since = micros(self.clock.now() - window)
-        rows = self.side.query(f"SELECT COUNT(*) AS n FROM {self.failures} WHERE subject = ? AND at > ?", (subject, since))
+        rows = self.side.query(
+            f"SELECT COUNT(*) AS n FROM {self.failures} WHERE subject = ? AND at > ?", (subject, since)
+        )
         return int(rows[0]["n"])
 
     def record_failure(self, *subjects: str) -> None:

@@ -64,7 +64,9 @@ def routes(client: TestClient) -> list[tuple[str, str]]:
                 continue
             route = getattr(item, "original_route", item)
             if isinstance(route, APIRoute):
-                found.extend((m, getattr(item, "path", route.path)) for m in route.methods if m not in ("HEAD", "OPTIONS"))
+                found.extend(
+                    (m, getattr(item, "path", route.path)) for m in route.methods if m not in ("HEAD", "OPTIONS")
+                )
 
     walk(client.app.routes)  # type: ignore[attr-defined]
     return sorted(found)
@@ -234,3 +236,20 @@ def test_who_am_i_says_what_the_token_says(client: TestClient) -> None:
         "merchant": None,
         "kind": "staff",
     }
+
+
+def test_every_refusal_is_in_the_access_log_with_who_and_why(client: TestClient) -> None:
+    # Given a case, a clerk refused by the policy and a manager refused by a business rule
+    case = client.post("/api/complaints", json=complaint_body(), headers=PEOPLE[Role.FRONTLINE]).json()
+    assert (
+        client.post(
+            f"/api/feedback/cases/{case['case_id']}/reopen", json={"reason": "r"}, headers=PEOPLE[Role.FRONTLINE]
+        ).status_code
+        == 403
+    )
+    # When the auditor reads the access log
+    events = client.get("/api/access-log?kind=forbidden", headers=PEOPLE[Role.AUDITOR]).json()["events"]
+    # Then the refusal is there: who, which operation, and the reason given
+    [refused] = [e for e in events if e["subject"] == "SH-001-F1"]
+    assert refused["operation"] == "POST /api/feedback/cases/{case_id}/reopen"
+    assert "may not use" in refused["detail"]["reason"]

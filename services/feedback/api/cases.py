@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse
 
+from services.feedback.api.models import CaseView, Timeline
 from services.feedback.labels import Language, labelled_timeline, record_form_html
 from services.feedback.projections import CaseViews
 from shared.bounds import Instant
@@ -24,7 +25,7 @@ Lang = Annotated[Language | None, Query(description="add each event's label in t
 router = APIRouter(prefix="/api/cases", tags=["cases"])
 
 
-@router.get("/{case_id}")
+@router.get("/{case_id}", response_model=CaseView, response_model_exclude_unset=True)
 def get_case(case_id: UUID, views: Views, as_of: AsOf = None) -> dict[str, Any]:
     """The case as all services' events have made it: status, category, severity, flags (or as of an instant)."""
     view = views.case(case_id, as_of)
@@ -33,7 +34,7 @@ def get_case(case_id: UUID, views: Views, as_of: AsOf = None) -> dict[str, Any]:
     return view if as_of is None else {**view, "as_of": _utc(as_of)}
 
 
-@router.get("/{case_id}/timeline")
+@router.get("/{case_id}/timeline", response_model=Timeline, response_model_exclude_unset=True)
 def get_timeline(case_id: UUID, views: Views, as_of: AsOf = None, lang: Lang = None) -> dict[str, Any]:
     """Every event of every service for the case, each after its cause (or those recorded by an instant); with
     ``lang``, each event also has its ``label`` in that language."""

@@ -9,6 +9,7 @@ from uuid import UUID
 from fastapi import APIRouter, Depends
 from pydantic import BaseModel, Field
 
+from services.feedback.api.models import FollowUpPublic, SurveyAnswered
 from services.feedback.application import Feedback
 from services.feedback.domain import FollowUp
 from shared.http import RequestActor, service_part
@@ -50,20 +51,20 @@ def follow_up_view(follow_up: FollowUp) -> dict[str, Any]:
     }
 
 
-@staff.get("/follow-up")
+@staff.get("/follow-up", response_model=FollowUpPublic)
 def get_follow_up(case_id: UUID, feedback: FeedbackApp) -> dict[str, Any]:
     """The case's follow-up (404 until the case is resolved)."""
     return follow_up_view(feedback.get_follow_up(case_id))
 
 
-@staff.post("/reopen")
+@staff.post("/reopen", response_model=FollowUpPublic)
 def reopen_case(case_id: UUID, body: Reopening, actor: RequestActor, feedback: FeedbackApp) -> dict[str, Any]:
     """A manager (cs_manager, regional_manager, hq, admin; else 403) reopens a closed case (else 409) with a reason:
     it goes back to its owner and resolution investigates again."""
     return follow_up_view(feedback.reopen_case(case_id, actor, body.reason))
 
 
-@public.post("/survey")
+@public.post("/survey", response_model=SurveyAnswered)
 def answer_survey(case_id: UUID, body: SurveyAnswer, feedback: FeedbackApp) -> dict[str, Any]:
     """For the customer, with the token from their link (no login; a wrong token is 404): satisfaction 1–5, whether
     anything is left, a comment. A high score closes the case, a low one (or anything left) reopens it."""

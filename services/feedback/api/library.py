@@ -6,6 +6,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Query
 
+from services.feedback.api.models import LibraryPage
 from services.feedback.projections import CaseLibrary
 from shared.bounds import Offset, limit_query
 from shared.http import read_model
@@ -16,7 +17,7 @@ Library = Annotated[CaseLibrary, Depends(read_model(CaseLibrary.name))]
 router = APIRouter(prefix="/api/library", tags=["library"])
 
 
-@router.get("")
+@router.get("", response_model=LibraryPage)
 def search_library(
     library: Library,
     category: Annotated[Category | None, Query(description="only cases of this category")] = None,

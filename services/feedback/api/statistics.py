@@ -8,6 +8,7 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import Response
 
+from services.feedback.api.models import QueuePage, StatisticsSummary, Warnings
 from services.feedback.projections import Statistics, WorkQueues
 from services.feedback.projections.statistics import EXPORT_COLUMNS, GroupBy, Period
 from shared.access.guard import CurrentAccess, CurrentPrincipal
@@ -32,7 +33,7 @@ ChannelFilter = Annotated[line(32) | None, Query(description="a channel code, e.
 PeriodQuery = Annotated[Period, Query(description="the period counts are grouped by, in the chain's time zone")]
 
 
-@router.get("/api/statistics/summary")
+@router.get("/api/statistics/summary", response_model=StatisticsSummary)
 def summary(
     stats: Stats,
     principal: CurrentPrincipal,
@@ -87,7 +88,7 @@ def export_csv(
     )
 
 
-@router.get("/api/warnings")
+@router.get("/api/warnings", response_model=Warnings)
 def list_warnings(
     warnings: Stats,
     request: Request,
@@ -136,7 +137,7 @@ class QueueFilters:
 Filters = Annotated[QueueFilters, Depends()]
 
 
-@router.get("/api/queues/people/{staff_id}")
+@router.get("/api/queues/people/{staff_id}", response_model=QueuePage)
 def person_queue(
     staff_id: str, queues: Queues, filters: Filters, principal: CurrentPrincipal, access: CurrentAccess
 ) -> dict[str, Any]:
@@ -145,7 +146,7 @@ def person_queue(
     return queues.person(staff_id, **asdict(filters))
 
 
-@router.get("/api/queues/{queue}")
+@router.get("/api/queues/{queue}", response_model=QueuePage)
 def team_queue(
     queue: str, queues: Queues, filters: Filters, principal: CurrentPrincipal, access: CurrentAccess
 ) -> dict[str, Any]:

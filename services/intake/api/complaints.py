@@ -17,6 +17,7 @@ from shared.access.guard import CurrentAccess, CurrentPrincipal
 from shared.access.principal import Principal
 from shared.http import RequestActor
 from shared.idempotency import client_key
+from shared.masterdata import Store
 from shared.textinput import text
 
 router = APIRouter(prefix="/api", tags=["intake"])
@@ -163,7 +164,36 @@ def withdraw_complaint(case_id: UUID, body: Reason, intake: IntakeApp, actor: Re
     )
 
 
-@router.get("/complaints/{case_id}/contact")
+class ContactDetails(BaseModel):
+    """The customer's contact details and original description, unsealed; after erasure only ``erased``."""
+
+    erased: bool
+    name: str | None = None
+    phone: str | None = None
+    email: str | None = None
+    address: str | None = None
+    description: str | None = None
+
+
+class Stores(BaseModel):
+    stores: list[Store]
+
+
+class NuisanceFlagged(BaseModel):
+    contact_blocked: bool = Field(description="whether this flag blocked the contact")
+
+
+class NuisanceCase(BaseModel):
+    case_id: str
+    case_number: str
+    received_at: str
+
+
+class NuisanceQueue(BaseModel):
+    cases: list[NuisanceCase]
+
+
+@router.get("/complaints/{case_id}/contact", response_model=ContactDetails, response_model_exclude_unset=True)
 def read_contact(case_id: UUID, intake: IntakeApp, actor: RequestActor, request: Request, response: Response) -> Any:
     """The customer's contact details and original description. Each read is recorded on the case
     (``ContactDetailsRead``: who, when). After erasure: ``{"erased": true}``."""
@@ -181,13 +211,13 @@ def read_contact(case_id: UUID, intake: IntakeApp, actor: RequestActor, request:
     }
 
 
-@router.get("/stores")
+@router.get("/stores", response_model=Stores)
 def list_stores(intake: IntakeApp) -> dict[str, Any]:
     """The stores complaints can be filed against (the chain's master data)."""
     return {"stores": [store.model_dump() for store in intake.master_data.stores.values()]}
 
 
-@router.post("/complaints/{case_id}/nuisance-flags", status_code=201)
+@router.post("/complaints/{case_id}/nuisance-flags", status_code=201, response_model=NuisanceFlagged)
 def flag_nuisance(
     case_id: UUID, body: Reason, intake: IntakeApp, actor: RequestActor, request: Request
 ) -> dict[str, bool]:
@@ -199,7 +229,7 @@ def flag_nuisance(
     return {"contact_blocked": blocked}
 
 
-@router.get("/intake/queues/nuisance")
+@router.get("/intake/queues/nuisance", response_model=NuisanceQueue)
 def nuisance_queue(intake: IntakeApp, principal: CurrentPrincipal, access: CurrentAccess) -> dict[str, Any]:
     """Cases from contacts flagged as abusive, handled apart from the normal queues (those within reach)."""
     return {"cases": [row for row in intake.nuisance_queue() if access.sees(principal, UUID(row["case_id"]))]}

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
 
 from services.intake.api.common import IntakeApp
 from shared.errors import NotFound
@@ -36,7 +37,23 @@ def limits(request: Request, intake: Any) -> RateLimits:
     return state.public_limits
 
 
-@router.get("/cases/{case_number}")
+class Step(BaseModel):
+    zh: str
+    en: str
+
+
+class CaseStatus(BaseModel):
+    """Where a case stands, for its customer: no personal data."""
+
+    case_number: str
+    status: str
+    current_step: Step
+    next_deadline: str | None = Field(description="the next deadline promised, once the case has one")
+    received_at: str
+    updated_at: str
+
+
+@router.get("/cases/{case_number}", response_model=CaseStatus)
 def case_status(
     case_number: str,
     intake: IntakeApp,

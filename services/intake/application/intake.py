@@ -82,7 +82,9 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
         self._block_lock = threading.Lock()
         self._block = ("", 1, 0)  # (day, next number, last reserved number)
         self.keys = KeyStore(self.side, master_key(settings), clock)
-        self.fingerprints = Fingerprints(self.side, blind_index_key(settings))
+        # Read once: the key file does not change under a running process, and every filing needs it.
+        self.blind_index_key = blind_index_key(settings)
+        self.fingerprints = Fingerprints(self.side, self.blind_index_key)
         self.group_commit = GroupCommit(self, max_bytes=200_000 if self.side.is_postgres else None)
         self.init_delivery()
         # One row per case: found by number, and the customer's recent cases for repeat detection.
@@ -187,8 +189,7 @@ class Intake(Deliveries, PersonalData, Sources, ServiceApplication):
 
     def customer_id_of(self, phone: str | None, email: str | None) -> UUID:
         """The pseudonymous id of the customer with this contact (the same for every channel)."""
-        key = blind_index_key(self.settings)
-        return customer_id_for(normalise_contact(phone, email), key)
+        return customer_id_for(normalise_contact(phone, email), self.blind_index_key)
 
     def _receipt_writes(
         self, complaint: Complaint, record: ComplaintRecord, idempotency_key: str | None

@@ -10,6 +10,12 @@ from fastapi import APIRouter, Query
 from pydantic import BaseModel, Field
 
 from services.resolution.api.common import ResolutionApp
+from services.resolution.api.models import (
+    CompensationSuggestion,
+    ProposalAnswered,
+    ResolutionOffered,
+    ResolutionPublic,
+)
 from services.resolution.domain import Resolution
 from services.resolution.domain.compensation import RemedyLine, RootCause
 from services.resolution.domain.resolution import EvidenceKind, Measure, TaskKind
@@ -107,19 +113,19 @@ def resolution_view(resolution: Resolution) -> dict[str, Any]:
     }
 
 
-@router.get("")
+@router.get("", response_model=ResolutionPublic)
 def get_resolution(case_id: UUID, resolution: ResolutionApp) -> dict[str, Any]:
     """The case's resolution (404 until the case is triaged)."""
     return resolution_view(resolution.get_resolution(case_id))
 
 
-@router.post("/investigation")
+@router.post("/investigation", response_model=ResolutionPublic)
 def plan_investigation(case_id: UUID, body: Plan, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Write the investigation plan; `authenticity_dispute` gates remedies behind an appraisal report."""
     return resolution_view(resolution.plan_investigation(case_id, actor, body.plan, body.authenticity_dispute))
 
 
-@router.post("/tasks")
+@router.post("/tasks", response_model=ResolutionPublic)
 def assign_task(case_id: UUID, body: Task, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """A task for a specialist with an owner and a deadline."""
     return resolution_view(
@@ -127,7 +133,7 @@ def assign_task(case_id: UUID, body: Task, actor: RequestActor, resolution: Reso
     )
 
 
-@router.post("/tasks/{task_id}/result")
+@router.post("/tasks/{task_id}/result", response_model=ResolutionPublic)
 def complete_task(
     case_id: UUID, task_id: str, body: TaskResult, actor: RequestActor, resolution: ResolutionApp
 ) -> dict[str, Any]:
@@ -135,13 +141,13 @@ def complete_task(
     return resolution_view(resolution.complete_task(case_id, actor, task_id, body.result, body.report_sha256))
 
 
-@router.post("/evidence")
+@router.post("/evidence", response_model=ResolutionPublic)
 def record_evidence(case_id: UUID, body: Evidence, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """An evidence item: CCTV, sales record, test or appraisal report (the file itself is uploaded to the case)."""
     return resolution_view(resolution.record_evidence(case_id, actor, body.kind, body.description, body.sha256))
 
 
-@router.post("/interviews")
+@router.post("/interviews", response_model=ResolutionPublic)
 def record_interview(
     case_id: UUID, body: Interview, actor: RequestActor, resolution: ResolutionApp
 ) -> dict[str, Any]:
@@ -149,19 +155,19 @@ def record_interview(
     return resolution_view(resolution.record_interview(case_id, actor, body.interviewee, body.summary))
 
 
-@router.post("/findings")
+@router.post("/findings", response_model=ResolutionPublic)
 def record_findings(case_id: UUID, body: Findings, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Findings and root cause (design, production, material, operation, staff_conduct, logistics, customer_misuse)."""
     return resolution_view(resolution.record_findings(case_id, actor, body.findings, body.root_cause))
 
 
-@router.post("/fraud")
+@router.post("/fraud", response_model=ResolutionPublic)
 def establish_fraud(case_id: UUID, body: Reason, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """HQ or legal establish fraud (403 for other roles): CPL art. 55 then applies."""
     return resolution_view(resolution.establish_fraud(case_id, actor, body.reason))
 
 
-@router.get("/compensation-suggestion")
+@router.get("/compensation-suggestion", response_model=CompensationSuggestion)
 def suggest_compensation(
     case_id: UUID,
     resolution: ResolutionApp,
@@ -172,7 +178,7 @@ def suggest_compensation(
     return resolution.suggest_compensation(case_id, direct_loss, inconvenience).model_dump(mode="json")
 
 
-@router.post("/proposals")
+@router.post("/proposals", response_model=ResolutionPublic)
 def propose(case_id: UUID, body: Proposal, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Propose remedies; beyond the proposer's tier the proposal awaits approval at the tier it needs."""
     return resolution_view(
@@ -180,19 +186,19 @@ def propose(case_id: UUID, body: Proposal, actor: RequestActor, resolution: Reso
     )
 
 
-@router.post("/proposals/current/approval")
+@router.post("/proposals/current/approval", response_model=ResolutionPublic)
 def approve_proposal(case_id: UUID, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Approve the open proposal (409 for the proposer, 403 below the tier above the proposer's)."""
     return resolution_view(resolution.approve_proposal(case_id, actor))
 
 
-@router.post("/proposals/current/rejection")
+@router.post("/proposals/current/rejection", response_model=ResolutionPublic)
 def reject_proposal(case_id: UUID, body: Reason, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Turn the open proposal down with a reason."""
     return resolution_view(resolution.reject_proposal(case_id, actor, body.reason))
 
 
-@router.post("/proposals/current/offer")
+@router.post("/proposals/current/offer", response_model=ResolutionOffered)
 def offer_proposal(case_id: UUID, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Put the approved proposal to the customer. The customer gets a link of their own to answer it by their
     contact channel (GET /api/cases/{id}/messages shows its delivery); no token is shown to staff, so only the
@@ -201,7 +207,7 @@ def offer_proposal(case_id: UUID, actor: RequestActor, resolution: ResolutionApp
     return {**resolution_view(found), "answer_path": f"/api/public/cases/{case_id}/answer"}
 
 
-@router.post("/remedies/{index}/execution")
+@router.post("/remedies/{index}/execution", response_model=ResolutionPublic)
 def execute_remedy(
     case_id: UUID, index: int, body: Execution, actor: RequestActor, resolution: ResolutionApp
 ) -> dict[str, Any]:
@@ -211,7 +217,7 @@ def execute_remedy(
     )
 
 
-@router.post("/accountability")
+@router.post("/accountability", response_model=ResolutionPublic)
 def record_accountability(
     case_id: UUID, body: Accountability, actor: RequestActor, resolution: ResolutionApp
 ) -> dict[str, Any]:
@@ -219,7 +225,7 @@ def record_accountability(
     return resolution_view(resolution.record_accountability(case_id, actor, body.staff_id, body.measure, body.note))
 
 
-@public.post("/answer")
+@public.post("/answer", response_model=ProposalAnswered)
 def answer_proposal(case_id: UUID, body: Answer, resolution: ResolutionApp) -> dict[str, Any]:
     """For the customer, with the token from their link (no login): accept, refuse with a reason, or counter."""
     found = resolution.answer_proposal(case_id, body.token, body.answer, body.reason, body.counter, body.amount)

@@ -16,6 +16,17 @@ from pydantic import BaseModel
 from starlette.concurrency import run_in_threadpool
 
 from services.resolution.api.common import ResolutionApp
+from services.resolution.api.models import (
+    AlertPublic,
+    AlertRow,
+    CampaignProgress,
+    CampaignPublic,
+    CampaignReport,
+    CampaignRow,
+    NoticePublic,
+    NoticeRow,
+    RecallImportDone,
+)
 from services.resolution.domain.recall import CampaignPlan, ContactChannel, NoticeStatus, RecallRemedy
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidValue
@@ -52,7 +63,7 @@ class NoticeUpdate(BaseModel):
 # --- alerts -----------------------------------------------------------------------------------------------------
 
 
-@router.get("/alerts")
+@router.get("/alerts", response_model=list[AlertRow])
 def list_alerts(
     resolution: ResolutionApp, actor: Staff, status: Annotated[str | None, Query(pattern="^(open|campaign)$")] = None
 ) -> list[dict[str, Any]]:
@@ -60,7 +71,7 @@ def list_alerts(
     return resolution.list_alerts(status)
 
 
-@router.get("/alerts/{alert_id}")
+@router.get("/alerts/{alert_id}", response_model=AlertPublic, response_model_exclude_unset=True)
 def get_alert(alert_id: UUID, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     """One alert with every linked case id and the campaign planned from it, if any."""
     return resolution.get_alert(alert_id)
@@ -69,14 +80,14 @@ def get_alert(alert_id: UUID, resolution: ResolutionApp, actor: Staff) -> dict[s
 # --- campaigns --------------------------------------------------------------------------------------------------
 
 
-@router.post("/campaigns", status_code=201)
+@router.post("/campaigns", status_code=201, response_model=CampaignPublic)
 def plan_campaign(body: CampaignPlan, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     """Plan a recall: scope (sku, batches — empty for all — sold_from/sold_to), hazard, remedy (repair | replace |
     refund), announcement {zh, en}, optionally ``alert_id`` (the alert it answers)."""
     return resolution.plan_campaign(actor, body).view()
 
 
-@router.get("/campaigns")
+@router.get("/campaigns", response_model=list[CampaignRow])
 def list_campaigns(
     resolution: ResolutionApp, actor: Staff,
     status: Annotated[str | None, Query(pattern="^(planned|active|closed)$")] = None,
@@ -84,35 +95,35 @@ def list_campaigns(
     return resolution.list_campaigns(status)
 
 
-@router.get("/campaigns/{campaign_id}")
+@router.get("/campaigns/{campaign_id}", response_model=CampaignPublic)
 def get_campaign(campaign_id: UUID, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     return resolution.get_campaign(campaign_id).view()
 
 
-@router.post("/campaigns/{campaign_id}/launch")
+@router.post("/campaigns/{campaign_id}/launch", response_model=CampaignPublic)
 def launch_campaign(campaign_id: UUID, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     """Launch a planned campaign (409 otherwise): complaints about in-scope products join it from now on."""
     return resolution.launch_campaign(campaign_id, actor).view()
 
 
-@router.post("/campaigns/{campaign_id}/close")
+@router.post("/campaigns/{campaign_id}/close", response_model=CampaignPublic)
 def close_campaign(campaign_id: UUID, body: CloseBody, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     return resolution.close_campaign(campaign_id, actor, body.reason).view()
 
 
-@router.get("/campaigns/{campaign_id}/progress")
+@router.get("/campaigns/{campaign_id}/progress", response_model=CampaignProgress)
 def campaign_progress(campaign_id: UUID, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     """Customers by status (issued, contacted, responded, remedied, unreachable), done and percent done."""
     return resolution.campaign_progress(campaign_id)
 
 
-@router.get("/campaigns/{campaign_id}/report")
+@router.get("/campaigns/{campaign_id}/report", response_model=CampaignReport)
 def campaign_report(campaign_id: UUID, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     """The summary: the plan, dates, progress, remedies done, complaints joined, imports, whether complete."""
     return resolution.campaign_report(campaign_id)
 
 
-@router.post("/campaigns/{campaign_id}/customers")
+@router.post("/campaigns/{campaign_id}/customers", response_model=RecallImportDone)
 async def import_customers(campaign_id: UUID, request: Request, resolution: ResolutionApp, actor: Staff) -> Any:
     """Import affected customers: multipart ``file`` (CSV: order_id, sku, batch, sold_on, customer_name, phone,
     email, language) or JSON lines. One notice per order line, once (a re-import adds nothing twice); the report
@@ -136,7 +147,7 @@ async def import_customers(campaign_id: UUID, request: Request, resolution: Reso
     return report.as_dict()
 
 
-@router.get("/campaigns/{campaign_id}/notices")
+@router.get("/campaigns/{campaign_id}/notices", response_model=list[NoticeRow])
 def list_notices(
     campaign_id: UUID,
     resolution: ResolutionApp,
@@ -152,12 +163,12 @@ def list_notices(
 # --- notices ----------------------------------------------------------------------------------------------------
 
 
-@router.get("/notices/{notice_id}")
+@router.get("/notices/{notice_id}", response_model=NoticePublic, response_model_exclude_unset=True)
 def get_notice(notice_id: UUID, resolution: ResolutionApp, actor: Staff) -> dict[str, Any]:
     return resolution.get_notice(notice_id).view()
 
 
-@router.post("/notices/{notice_id}/{status}")
+@router.post("/notices/{notice_id}/{status}", response_model=NoticePublic, response_model_exclude_unset=True)
 def mark_notice(
     notice_id: UUID, status: NoticeStatus, resolution: ResolutionApp, actor: Staff, body: NoticeUpdate | None = None
 ) -> dict[str, Any]:

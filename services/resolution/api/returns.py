@@ -11,6 +11,7 @@ from fastapi import APIRouter, Header
 from pydantic import BaseModel, ConfigDict, Field
 
 from services.resolution.api.common import ResolutionApp
+from services.resolution.api.models import CaseReturns, ReturnPublic
 from services.resolution.domain.returns import InspectionResult, ReturnKind, ReturnReason, ReturnRequest, Sale
 from shared.bounds import Day, Instant
 from shared.http import RequestActor
@@ -103,7 +104,7 @@ def _jsonable(step: dict[str, Any] | None) -> dict[str, Any] | None:
     }
 
 
-@router.post("/api/cases/{case_id}/returns", status_code=201)
+@router.post("/api/cases/{case_id}/returns", status_code=201, response_model=ReturnPublic)
 def request_return(
     case_id: UUID,
     body: ReturnAsk,
@@ -130,25 +131,25 @@ def request_return(
     )
 
 
-@router.get("/api/cases/{case_id}/returns")
+@router.get("/api/cases/{case_id}/returns", response_model=CaseReturns)
 def list_returns(case_id: UUID, _: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """A case's return requests, oldest first (404 for an unknown case)."""
     return {"case_id": str(case_id), "returns": [return_view(r) for r in resolution.returns_of_case(case_id)]}
 
 
-@router.get("/api/returns/{request_id}")
+@router.get("/api/returns/{request_id}", response_model=ReturnPublic)
 def get_return(request_id: UUID, _: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """One return request."""
     return return_view(resolution.get_return(request_id))
 
 
-@router.post("/api/returns/{request_id}/review")
+@router.post("/api/returns/{request_id}/review", response_model=ReturnPublic)
 def review_return(request_id: UUID, body: Review, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Approve (a manager; against the rule only with a reason) or refuse with a reason (409 if reviewed)."""
     return return_view(resolution.review_return(request_id, actor, body.approved, body.reason))
 
 
-@router.post("/api/returns/{request_id}/goods-received")
+@router.post("/api/returns/{request_id}/goods-received", response_model=ReturnPublic)
 def receive_goods(
     request_id: UUID, body: GoodsReceipt, actor: RequestActor, resolution: ResolutionApp
 ) -> dict[str, Any]:
@@ -156,7 +157,7 @@ def receive_goods(
     return return_view(resolution.receive_return_goods(request_id, actor, body.tracking_number, body.received_at))
 
 
-@router.post("/api/returns/{request_id}/inspection")
+@router.post("/api/returns/{request_id}/inspection", response_model=ReturnPublic)
 def inspect_return(
     request_id: UUID, body: Inspection, actor: RequestActor, resolution: ResolutionApp
 ) -> dict[str, Any]:
@@ -164,19 +165,19 @@ def inspect_return(
     return return_view(resolution.inspect_return(request_id, actor, body.result, body.note, body.report_sha256))
 
 
-@router.post("/api/returns/{request_id}/refund")
+@router.post("/api/returns/{request_id}/refund", response_model=ReturnPublic)
 def refund_return(request_id: UUID, body: Refund, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Refund a return whose goods passed inspection (409 otherwise; 422 above the amount paid)."""
     return return_view(resolution.refund_return(request_id, actor, body.amount, body.reference))
 
 
-@router.post("/api/returns/{request_id}/exchange-shipment")
+@router.post("/api/returns/{request_id}/exchange-shipment", response_model=ReturnPublic)
 def ship_exchange(request_id: UUID, body: Shipment, actor: RequestActor, resolution: ResolutionApp) -> dict[str, Any]:
     """Send the replacement goods of an exchange (409 unless an inspected exchange)."""
     return return_view(resolution.ship_exchange(request_id, actor, body.tracking_number))
 
 
-@router.post("/api/returns/{request_id}/repair-completion")
+@router.post("/api/returns/{request_id}/repair-completion", response_model=ReturnPublic)
 def complete_repair(
     request_id: UUID, body: RepairDone, actor: RequestActor, resolution: ResolutionApp
 ) -> dict[str, Any]:
