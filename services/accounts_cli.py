@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from services.clisettings import cli_settings
 from shared.access.api import staff_principal
 from shared.access.guard import Access
 from shared.access.principal import Principal
@@ -28,10 +29,8 @@ MAX_TTL = 90 * 86_400
 
 
 def _open(data_dir: Path | None, postgres_url: str | None) -> tuple[Settings, IdentityStore]:
-    from services.cli import _settings  # the ombud command's settings (services.cli imports this module)
-
     configure_logging("WARNING")
-    settings = _settings(data_dir, postgres_url)
+    settings = cli_settings(data_dir, postgres_url)
     return settings, IdentityStore(settings, SystemClock())
 
 

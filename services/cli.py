@@ -15,9 +15,11 @@ from rich.progress import Progress
 from rich.table import Table
 
 from services.accounts_cli import token_app, users_app
+from services.clisettings import cli_settings
 from services.feedback import rebuild as read_models
 from services.feedback.projections import ReadModels
 from services.intake.importer import import_complaints
+from services.recall_cli import recall_app
 from services.system import SERVICES, build_service, serve, serve_workers
 from shared.audit.auditor import Auditor
 from shared.audit.bundle import verify_bundle
@@ -38,28 +40,11 @@ import_app = typer.Typer(help="Bulk imports from files (chains moving over from 
 app.add_typer(import_app, name="import")
 app.add_typer(users_app, name="users")
 app.add_typer(token_app, name="token")
+app.add_typer(recall_app, name="recall")
 console = Console(stderr=True)
 # The worker processes of `ombud up`: the feedback projection takes every event of every service, so it
 # gets a process of its own; the other services' relays and policies share one.
 WORKER_GROUPS = (SERVICES,)
-
-
-def _settings(
-    data_dir: Path | None, postgres_url: str | None, nats_url: str | None = None, *, listen: bool = False
-) -> Settings:
-    """Settings from the environment and the options given; only ``up`` listens for e-mail (``listen``)."""
-    overrides: dict[str, object] = {
-        key: value
-        for key, value in {"data_dir": data_dir, "postgres_url": postgres_url, "nats_url": nats_url}.items()
-        if value is not None
-    }
-    if not listen:
-        overrides["smtp_port"] = 0
-    if "OMBUD_MODE" not in os.environ:
-        # `ombud` is the embedded system's tool (keys generated per install); OMBUD_MODE=distributed uses it on a
-        # deployment whose keys come from its secret store (shared/secrets.py).
-        overrides["mode"] = "embedded"
-    return Settings(**overrides)
 
 
 @app.command()
@@ -70,7 +55,7 @@ def up(
     data_dir: Annotated[Path | None, typer.Option(help="where stores live (default ./data)")] = None,
 ) -> None:
     """Start the whole system embedded: nats-server child, four services, one HTTP port."""
-    settings = _settings(data_dir, postgres_url, nats_url, listen=True)
+    settings = cli_settings(data_dir, postgres_url, nats_url, listen=True)
     if port is not None:
         settings.port = port
     nats = None
@@ -131,7 +116,7 @@ def verify(
         _print_findings(outcome["findings"])
         console.print(f"{outcome['events']} events, {outcome['covered']} covered by the bundle's signed checkpoint")
         raise typer.Exit(0 if outcome["ok"] else 1)
-    settings = _settings(data_dir, postgres_url)
+    settings = cli_settings(data_dir, postgres_url)
     services = [build_service(name, settings, SystemClock()) for name in SERVICES]
     try:
         auditor = Auditor({s.name: s.app for s in services}, settings, SystemClock())
@@ -171,7 +156,7 @@ def checkpoint(
 ) -> None:
     """Sign the heads of all chains now; the checkpoint is kept in each store and under <data_dir>/checkpoints."""
     configure_logging("WARNING")
-    settings = _settings(data_dir, postgres_url)
+    settings = cli_settings(data_dir, postgres_url)
     services = [build_service(name, settings, SystemClock()) for name in SERVICES]
     try:
         doc = Auditor({s.name: s.app for s in services}, settings, SystemClock()).checkpoint()
@@ -191,7 +176,7 @@ def parked_list(
 ) -> None:
     """List parked messages of every service."""
     configure_logging("WARNING")
-    settings = _settings(data_dir, postgres_url)
+    settings = cli_settings(data_dir, postgres_url)
     table = Table("service", "id", "consumer", "subject", "deliveries", "parked at", "replayed at", "error")
     for name in SERVICES:
         service = build_service(name, settings, SystemClock())
@@ -222,7 +207,7 @@ def parked_replay(
 ) -> None:
     """Apply a parked message again (exactly once: its tracking record makes a repeat a no-op)."""
     configure_logging("WARNING")
-    service = build_service(service_name, _settings(data_dir, postgres_url), SystemClock())
+    service = build_service(service_name, cli_settings(data_dir, postgres_url), SystemClock())
     try:
         if not service.parked.replay(parked_id, service.handlers):
             console.print(f"no parked message {parked_id} waiting in {service_name}")
@@ -246,7 +231,7 @@ def import_complaints_file(
     """Import complaints from a CSV file: every row checked, the good ones filed once (a re-run files
     nothing twice), the bad ones listed. Exit 1 if any row failed, 2 if the file is refused."""
     configure_logging("WARNING")
-    service = build_service("intake", _settings(data_dir, postgres_url), SystemClock())
+    service = build_service("intake", cli_settings(data_dir, postgres_url), SystemClock())
     try:
         with Progress(console=console, transient=True) as progress:
             task = progress.add_task("importing", total=None)
@@ -302,7 +287,7 @@ def rebuild(
         kinds = read_models.projection_kinds(projection)
     except ValueError as error:
         raise typer.BadParameter(str(error)) from error
-    settings = _settings(data_dir, postgres_url)
+    settings = cli_settings(data_dir, postgres_url)
     models = ReadModels(settings, kinds)
     try:
         with Progress(console=console, transient=True) as bar:
@@ -332,93 +317,9 @@ def projections(
     """Each read model's position in each service's log, the service's head and the lag between them."""
     configure_logging("WARNING")
     table = Table("projection", "service", "position", "head", "lag")
-    for row in read_models.status(_settings(data_dir, postgres_url)):
+    for row in read_models.status(cli_settings(data_dir, postgres_url)):
         lag = str(row.lag) if row.lag == 0 else f"[yellow]{row.lag}[/yellow]"
         table.add_row(row.projection, row.service, str(row.position), str(row.head), lag)
-    Console(width=None if sys.stdout.isatty() else 240).print(table)
-
-
-# --- recalls ---------------------------------------------------------------------------------------------------
-
-recall_app = typer.Typer(help="Recall campaigns: import affected customers, see progress.", no_args_is_help=True)
-app.add_typer(recall_app, name="recall")
-
-
-@recall_app.command("import")
-def recall_import(
-    campaign_id: Annotated[UUID, typer.Argument(help="the campaign (launched) the customers are affected by")],
-    file: Annotated[
-        Path,
-        typer.Argument(
-            help="CSV, UTF-8 (BOM ok): order_id, sku, batch, sold_on, customer_name, phone, email, language",
-            exists=True,
-        ),
-    ],
-    user: Annotated[str, typer.Option(help="who imports")] = "import",
-    role: Annotated[Role, typer.Option(help="quality_analyst, hq or admin")] = Role.QUALITY_ANALYST,
-    report: Annotated[Path | None, typer.Option(help="write the per-line errors to this CSV file")] = None,
-    data_dir: Annotated[Path | None, typer.Option()] = None,
-    postgres_url: Annotated[str | None, typer.Option()] = None,
-) -> None:
-    """Issue a recall notice to every affected order line of FILE (a re-run issues nothing twice), in batches,
-    contacts sealed. Exit 1 if any line failed, 2 if the file or the campaign refuses the import."""
-    from shared.csvsafe import csv_text
-    from shared.errors import DomainError
-
-    configure_logging("WARNING")
-    service = build_service("resolution", _settings(data_dir, postgres_url), SystemClock())
-    try:
-        with Progress(console=console, transient=True) as progress:
-            task = progress.add_task("issuing notices", total=None)
-            outcome = service.app.import_recall_customers(
-                campaign_id,
-                file,
-                actor=Actor(id=user, role=role),
-                progress=lambda done, total: progress.update(task, completed=done, total=total),
-            )
-    except DomainError as error:
-        console.print(f"[red]{file}: {error}[/red]", soft_wrap=True)
-        raise typer.Exit(2) from error
-    finally:
-        service.shutdown()
-    rate = outcome.rows / outcome.seconds if outcome.seconds else 0
-    console.print(
-        f"{outcome.rows} lines: {outcome.issued} notices issued, {outcome.already_issued} already issued, "
-        f"{outcome.failed} failed ({outcome.seconds:.1f}s, {rate:,.0f} customers/s)"
-    )
-    if report is not None:
-        rows = ([e.row, e.order_id or "", e.field, e.message] for e in outcome.errors)
-        report.write_text(csv_text(["row", "order_id", "field", "message"], rows), encoding="utf-8-sig")
-    if outcome.errors:
-        table = Table("row", "order_id", "field", "message")
-        for error in outcome.errors[:20]:
-            table.add_row(str(error.row), error.order_id or "", error.field, error.message)
-        Console(width=None if sys.stdout.isatty() else 240).print(table)
-        if len(outcome.errors) > 20:
-            more = len(outcome.errors) - 20
-            console.print(f"… and {more} more" + ("" if report else "; --report FILE lists them all"))
-    raise typer.Exit(1 if outcome.failed else 0)
-
-
-@recall_app.command("report")
-def recall_report(
-    campaign_id: Annotated[UUID, typer.Argument(help="the campaign")],
-    data_dir: Annotated[Path | None, typer.Option()] = None,
-    postgres_url: Annotated[str | None, typer.Option()] = None,
-) -> None:
-    """A campaign's summary: customers by status and the share done (remedied or unreachable)."""
-    configure_logging("WARNING")
-    service = build_service("resolution", _settings(data_dir, postgres_url), SystemClock())
-    try:
-        summary = service.app.campaign_report(campaign_id)
-    finally:
-        service.shutdown()
-    progress = summary["progress"]
-    console.print(f"{summary['title']} ({summary['sku']}, {summary['status']}): {progress['customers']} customers, "
-                  f"{progress['percent_done']}% done; {summary['joined_cases']} complaints joined")  # fmt: skip
-    table = Table("status", "customers")
-    for status, count in progress["by_status"].items():
-        table.add_row(status, str(count))
     Console(width=None if sys.stdout.isatty() else 240).print(table)
 
 

@@ -36,8 +36,8 @@ from shared.contracts import Actor
 from shared.errors import DomainError, InvalidValue
 from shared.logs import safe_error
 from shared.privacy import mask_contact
-from shared.textinput import scrub_line, scrub_text
 from shared.settings import Settings
+from shared.textinput import scrub_line, scrub_text
 from shared.vocabulary import Channel
 
 log = structlog.get_logger()

@@ -12,8 +12,8 @@ from services.feedback.api.models import QueuePage, StatisticsSummary, Warnings
 from services.feedback.projections import Statistics, WorkQueues
 from services.feedback.projections.statistics import EXPORT_COLUMNS, GroupBy, Period
 from shared.access.guard import CurrentAccess, CurrentPrincipal
-from shared.csvsafe import csv_text
 from shared.bounds import Instant, Offset, limit_query
+from shared.csvsafe import csv_text
 from shared.http import now, read_model
 from shared.textinput import line
 

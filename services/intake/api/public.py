@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
 from services.intake.api.common import IntakeApp
-from shared.errors import NotFound
 from shared.clientaddr import client_address
+from shared.errors import NotFound
 from shared.ratelimit import Limit, RateLimits
 
 router = APIRouter(prefix="/api/public", tags=["public"])

@@ -29,10 +29,10 @@ from services.intake.domain import (
     receiver_of,
 )
 from services.intake.screening import BLOCKED, SourceStatuses
+from shared.access.policy import CaseScope
 from shared.clock import Clock
 from shared.configfiles import load_config
 from shared.contracts import Actor
-from shared.access.policy import CaseScope
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import ServiceApplication
 from shared.groupcommit import GroupCommit

@@ -28,9 +28,9 @@ from services.resolution.api.models import (
     RecallImportDone,
 )
 from services.resolution.domain.recall import CampaignPlan, ContactChannel, NoticeStatus, RecallRemedy
+from shared.bounds import Offset, limit_query
 from shared.contracts import Actor
 from shared.errors import Forbidden, InvalidValue
-from shared.bounds import Offset, limit_query
 from shared.http import RequestActor
 from shared.textinput import text
 from shared.vocabulary import Role

@@ -9,7 +9,6 @@ from typing import Any
 from uuid import UUID
 
 from services.resolution.domain import Resolution
-from services.resolution.domain.returns import ReturnRequest
 from services.resolution.domain.compensation import (
     AuthorityPolicy,
     CompensationStandards,
@@ -19,10 +18,11 @@ from services.resolution.domain.compensation import (
     suggest,
 )
 from services.resolution.domain.resolution import EvidenceKind, Measure, TaskKind
+from services.resolution.domain.returns import ReturnRequest
+from shared.access.policy import CaseScope
 from shared.configfiles import load_config
 from shared.contracts import Actor, CaseReopened, ComplaintReceived, ComplaintTriaged, CustomerLinkIssued, EventMessage
 from shared.customerlinks import CustomerLinks, Purpose
-from shared.access.policy import CaseScope
 from shared.errors import NotFound
 from shared.eventstore import EventContext, aggregate_id
 from shared.sidetables import instant, micros

@@ -29,6 +29,7 @@ from services.routing.domain import (
     members_of,
     queue_of,
 )
+from shared.access.policy import CaseScope
 from shared.clock import Clock
 from shared.configfiles import load_config
 from shared.contracts import (
@@ -42,7 +43,6 @@ from shared.contracts import (
     EventMessage,
 )
 from shared.contracts.returns import ReturnGoodsReceived, ReturnInspected
-from shared.access.policy import CaseScope
 from shared.errors import InvalidValue, NotFound
 from shared.eventstore import EventContext, ServiceApplication, aggregate_id
 from shared.logs import safe_error

@@ -10,7 +10,6 @@ from collections.abc import Callable
 
 import structlog
 
-
 log = structlog.get_logger()
 
 RECALL_REACTIONS: dict[str, str] = {"CustomerErased": "erase_recall_contacts"}

@@ -17,11 +17,11 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError
 
 from services.resolution.application.recalls.common import (
+    _ROWS_PER_INSERT,
     CONFLICT_RETRIES,
     CONTACT_FIELD,
     NOTICE_BYTES,
     PG_BATCH_BYTES,
-    _ROWS_PER_INSERT,
     Progress,
     log,
 )

@@ -25,7 +25,6 @@ from services.resolution.domain.recall.common import alert_id_for, watch_id
 from shared.eventstore import CaseAggregate, EventContext
 from shared.vocabulary import Category, Severity
 
-
 # --- configuration ---------------------------------------------------------------------------------------------
 
 

@@ -14,11 +14,10 @@ from uuid import UUID
 from pydantic import BaseModel, Field
 
 from services.resolution.domain.recall.common import TEXT_MAX, _text
-from shared.errors import InvalidTransition, InvalidValue
 from shared.bounds import Day
+from shared.errors import InvalidTransition, InvalidValue
 from shared.eventstore import CaseAggregate, EventContext
 from shared.textinput import line, text
-
 
 # --- campaigns -------------------------------------------------------------------------------------------------
 

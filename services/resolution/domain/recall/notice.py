@@ -19,7 +19,6 @@ from services.resolution.domain.recall.common import _note
 from shared.errors import InvalidTransition
 from shared.eventstore import CaseAggregate, EventContext
 
-
 # --- notices to affected customers ------------------------------------------------------------------------------
 
 
