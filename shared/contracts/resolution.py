@@ -78,6 +78,8 @@ class RemedyProposed(_Money):
     proposer_tier: str
     required_tier: str
     suggestion: dict[str, Any]
+    # The value the tier was judged on (an exchange counts at the goods' value); absent on proposals made before.
+    tier_value: Decimal | None = None
 
 
 class ProposalApproved(Contract):

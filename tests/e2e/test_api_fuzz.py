@@ -29,6 +29,9 @@ from services.system import SERVICES, build_http
 from shared.settings import Settings
 from tests.support import staff_headers
 
+# The test client's per-request cookies and raw bodies that schemathesis generates warn on every call.
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
 # The schema is read from an app that never starts; the requests go to one that runs with real NATS (below).
 SCHEMA = schemathesis.openapi.from_asgi(
     "/openapi.json", build_http(SERVICES, Settings(data_dir=tempfile.mkdtemp(prefix="ombud-fuzz-")), working=[])

@@ -919,3 +919,45 @@ class TestAccountability:
             resolution.record_accountability(by(resolution, MANAGER, 2 * H), staff_id, Measure.TRAINING, note)
         assert error.value.field == field
         assert new_events(resolution) == []
+
+
+class TestGoodsValuedRemedies:
+    """DOMAIN.md: an exchange counts at the goods' value, so the tier sees what the customer really gets."""
+
+    GOODS = Decimal("18000.00")
+
+    def propose_at(self, actor: Actor, *lines: RemedyLine) -> Resolution:
+        resolution = opened()
+        resolution.propose(by(resolution, actor, 2 * H), list(lines), suggestion(), POLICY, self.GOODS)
+        return resolution
+
+    def test_an_exchange_without_an_amount_counts_at_the_goods_value(self) -> None:
+        # Given ¥18,000 goods; When a store manager (¥2,000 limit) proposes an exchange and ¥500 compensation
+        resolution = self.propose_at(MANAGER, line(Remedy.EXCHANGE), line(Remedy.COMPENSATION, "500.00"))
+        # Then the proposal is worth ¥18,500 to the tiers and waits for the regional manager
+        [event] = new_events(resolution)
+        assert (event.tier_value, event.required_tier) == (Decimal("18500.00"), "regional_manager")
+        assert resolution.stage is Stage.AWAITING_APPROVAL
+        assert resolution.proposals[-1]["tier_value"] == Decimal("18500.00")
+
+    def test_a_repair_counts_at_the_goods_value_though_it_carries_no_amount(self) -> None:
+        resolution = self.propose_at(MANAGER, line(Remedy.REPAIR))
+        [event] = new_events(resolution)
+        assert (event.total, event.tier_value, event.required_tier) == (
+            Decimal("0.00"), self.GOODS, "regional_manager"
+        )  # fmt: skip
+
+    def test_an_exchange_valued_below_the_goods_needs_a_reason(self) -> None:
+        # When the value is lowered without a word, Then it is refused naming the note
+        with pytest.raises(InvalidValue, match="remedies.0.note"):
+            self.propose_at(MANAGER, line(Remedy.EXCHANGE, "1500.00"))
+        # And with the reason said, the stated value counts
+        reasoned = RemedyLine(remedy=Remedy.EXCHANGE, amount=Decimal("1500.00"), note="the strap only, not the watch")
+        [event] = new_events(self.propose_at(MANAGER, reasoned))
+        assert (event.tier_value, event.required_tier) == (Decimal("1500.00"), "cs_manager")
+
+    def test_without_a_known_goods_value_the_amounts_count_as_given(self) -> None:
+        resolution = opened()
+        resolution.propose(by(resolution, MANAGER, 2 * H), [line(Remedy.EXCHANGE)], suggestion(), POLICY)
+        [event] = new_events(resolution)
+        assert (event.tier_value, event.required_tier) == (Decimal("0.00"), "cs_manager")

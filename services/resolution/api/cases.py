@@ -106,7 +106,9 @@ def resolution_view(resolution: Resolution) -> dict[str, Any]:
         "tasks": list(resolution.tasks.values()),
         "root_cause": resolution.root_cause,
         "fraud_established": resolution.fraud_established,
-        "proposals": [{**p, "total": str(p["total"])} for p in resolution.proposals],
+        "proposals": [
+            {**p, "total": str(p["total"]), "tier_value": _money(p.get("tier_value"))} for p in resolution.proposals
+        ],
         "refusals": resolution.refusals,
         "execution": resolution.execution,
         "accountability": resolution.accountability,
@@ -231,3 +233,7 @@ def answer_proposal(case_id: UUID, body: Answer, resolution: ResolutionApp) -> d
     found = resolution.answer_proposal(case_id, body.token, body.answer, body.reason, body.counter, body.amount)
     current = found.proposals[-1]
     return {"case_id": str(case_id), "proposal": current["proposal"], "state": current["state"]}
+
+
+def _money(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)

@@ -53,6 +53,8 @@ class ProposalPublic(BaseModel):
     proposer_tier: str
     required_tier: str
     suggestion: CompensationSuggestion
+    # The value the tier was judged on: goods-valued remedies (exchange, repair) at the goods' value.
+    tier_value: str | None = None
     approvals: list[Approval]
     state: str
 

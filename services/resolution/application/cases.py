@@ -218,7 +218,18 @@ class CaseWork:
     ) -> Resolution:
         """Propose remedies; the standards' suggestion is recorded beside them."""
         suggestion = self.suggest_compensation(case_id, direct_loss, inconvenience)
-        return self._on_resolution(case_id, actor, lambda r, ctx: r.propose(ctx, lines, suggestion, self.authority))
+        goods = self.goods_value(case_id)
+        return self._on_resolution(
+            case_id, actor, lambda r, ctx: r.propose(ctx, lines, suggestion, self.authority, goods)
+        )
+
+    def goods_value(self: Any, case_id: UUID) -> Decimal | None:
+        """What the case's goods are worth: the amount paid, else the product's price in the master data."""
+        facts = self.case_facts(case_id) or {}
+        if facts.get("amount_paid") is not None:
+            return Decimal(facts["amount_paid"])
+        product = self.master.products.get(facts.get("sku") or "")
+        return product.price_cny if product is not None else None
 
     def approve_proposal(self: Any, case_id: UUID, actor: Actor) -> Resolution:
         """Approve (or, below the tier needed, endorse) the open proposal."""

@@ -56,6 +56,7 @@ class AuthorityPolicy(BaseModel):
     internal_remedies: list[Remedy] = []
     critical_tier: str
     without_value: list[Remedy] = []
+    goods_valued: list[Remedy] = []
     before_appraisal: list[Remedy] = []
 
     @model_validator(mode="after")
@@ -74,10 +75,22 @@ class AuthorityPolicy(BaseModel):
         """The tier a role works at, or None for roles that grant nothing (auditors, appraisers, ...)."""
         return next((t.tier for t in self.tiers if role in t.roles), None)
 
-    def required_tier(self, lines: list[RemedyLine], severity: Severity) -> str:
-        """The lowest tier that may grant these remedies for their total; any critical case needs the critical tier."""
+    def tier_value(self, lines: list[RemedyLine], goods_value: Decimal | None) -> Decimal:
+        """What the proposal is worth for the tiers: each granted remedy at its amount, a goods-valued one without an
+        amount (an exchange, a repair, a service redone) at ``goods_value`` — the goods are what the customer gets."""
+        value = Decimal("0.00")
+        for line in lines:
+            if line.remedy in self.internal_remedies:
+                continue
+            counts_goods = line.remedy in self.goods_valued and line.amount == 0 and goods_value is not None
+            value += goods_value if counts_goods and goods_value is not None else line.amount
+        return value
+
+    def required_tier(self, lines: list[RemedyLine], severity: Severity, goods_value: Decimal | None = None) -> str:
+        """The lowest tier that may grant these remedies for their value (``tier_value``); any critical case needs the
+        critical tier."""
         granted = [line for line in lines if line.remedy not in self.internal_remedies]
-        total = sum((line.amount for line in granted), Decimal("0.00"))
+        total = self.tier_value(lines, goods_value)
         for tier in self.tiers:
             fits_total = tier.limit is None or total <= tier.limit
             fits_kinds = tier.remedies is None or all(line.remedy in tier.remedies for line in granted)
@@ -87,13 +100,22 @@ class AuthorityPolicy(BaseModel):
                 return tier.tier
         return self.tiers[-1].tier  # unreachable: the top tier grants everything
 
-    def check_lines(self, lines: list[RemedyLine], appraised: bool, authenticity_dispute: bool) -> None:
-        """Refuse a proposal that is empty, values what has no value, or gives substance before an appraisal."""
+    def check_lines(
+        self, lines: list[RemedyLine], appraised: bool, authenticity_dispute: bool, goods_value: Decimal | None = None
+    ) -> None:
+        """Refuse a proposal that is empty, values what has no value, values goods below ``goods_value`` without a
+        note saying why, or gives substance before an appraisal."""
         if not lines:
             raise InvalidValue("remedies", "a proposal needs at least one remedy", allowed=[r.value for r in Remedy])
         for index, line in enumerate(lines):
             if line.remedy in self.without_value and line.amount != 0:
                 raise InvalidValue(f"remedies.{index}.amount", f"{line.remedy.value} has no money value")
+            below = goods_value is not None and 0 < line.amount < goods_value
+            if line.remedy in self.goods_valued and below and not (line.note and line.note.strip()):
+                raise InvalidValue(
+                    f"remedies.{index}.note",
+                    f"{line.remedy.value} counts at the goods' value ({goods_value}); say why it is worth less",
+                )
         if authenticity_dispute and not appraised:
             early = [line.remedy.value for line in lines if line.remedy not in self.before_appraisal]
             if early:

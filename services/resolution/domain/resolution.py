@@ -260,6 +260,8 @@ class Resolution(CaseAggregate):
         proposer_tier: str
         required_tier: str
         suggestion: dict[str, Any]
+        # What the tiers were judged on (goods-valued remedies at the goods' value); None before it was recorded.
+        tier_value: Decimal | None = None
 
         def apply(self, aggregate: Resolution) -> None:
             aggregate.proposals.append(
@@ -271,6 +273,7 @@ class Resolution(CaseAggregate):
                     "proposer_tier": self.proposer_tier,
                     "required_tier": self.required_tier,
                     "suggestion": self.suggestion,
+                    "tier_value": self.tier_value,
                     "approvals": [],
                     "state": "proposed" if self.proposer_tier == self.required_tier else "awaiting_approval",
                 }
@@ -278,17 +281,23 @@ class Resolution(CaseAggregate):
             aggregate.stage = Stage(aggregate.proposals[-1]["state"])
 
     def propose(
-        self, ctx: EventContext, lines: list[RemedyLine], suggestion: Suggestion, policy: AuthorityPolicy
+        self,
+        ctx: EventContext,
+        lines: list[RemedyLine],
+        suggestion: Suggestion,
+        policy: AuthorityPolicy,
+        goods_value: Decimal | None = None,
     ) -> dict[str, Any]:
         """Propose remedies. The suggestion of the standards is recorded beside the decision. Beyond the proposer's
-        tier the proposal waits for approval at the tier it needs."""
+        tier the proposal waits for approval at the tier it needs, judged on the proposal's value with goods-valued
+        remedies (an exchange, a repair) at ``goods_value`` (the amount paid, else the product's price)."""
         tier = policy.tier_of(ctx.actor.role)
         if tier is None:
             raise Forbidden(f"role {ctx.actor.role.value} may not propose remedies")
         if self.stage not in (Stage.OPEN, Stage.INVESTIGATING):
             raise InvalidTransition(f"a proposal cannot be made while the resolution is {self.stage.value}")
-        policy.check_lines(lines, self.appraised, self.authenticity_dispute)
-        required = policy.required_tier(lines, Severity(self.severity))
+        policy.check_lines(lines, self.appraised, self.authenticity_dispute, goods_value)
+        required = policy.required_tier(lines, Severity(self.severity), goods_value)
         # A proposer above the tier needed grants it alone; the recorded tier is then the one needed.
         proposer_tier = required if policy.rank(tier) >= policy.rank(required) else tier
         self._record(
@@ -300,6 +309,7 @@ class Resolution(CaseAggregate):
             proposer_tier=proposer_tier,
             required_tier=required,
             suggestion=suggestion.model_dump(mode="json"),
+            tier_value=policy.tier_value(lines, goods_value),
         )
         return self.proposals[-1]
 
