@@ -9,15 +9,14 @@ from pydantic import BaseModel, ConfigDict, Field
 from shared.contracts import Actor
 from shared.vocabulary import Role
 
-Code = Field(min_length=1, max_length=64, pattern=r"^[A-Za-z0-9_.:@-]+$")
-
 
 class Principal(BaseModel):
     """Who a verified token says the caller is. Never built from anything a client writes unsigned."""
 
     model_config = ConfigDict(frozen=True)
 
-    id: str = Code
+    # Printable ASCII without spaces (an identity provider's subject may hold "|" or ":"), as long as an actor's id.
+    id: str = Field(min_length=1, max_length=64, pattern=r"^[!-~]+$")
     role: Role
     stores: tuple[str, ...] = ()
     regions: tuple[str, ...] = ()
