@@ -128,14 +128,19 @@ def install_error_handlers(app: FastAPI) -> None:
             problem["allowed"] = exc.allowed
         return JSONResponse(status_code=422, content={"detail": [problem]})
 
-    for error, status in ((InvalidTransition, 409), (NotFound, 404), (Unauthenticated, 401)):
+    for error, status in ((InvalidTransition, 409), (NotFound, 404)):
         app.add_exception_handler(error, _plain(status))
+    # Every 401 and 403, the policy's or a business rule's, is where an auditor reads it.
+    app.add_exception_handler(Unauthenticated, _recorded(401, "unauthenticated"))
+    app.add_exception_handler(Forbidden, _recorded(403, "forbidden"))
 
-    @app.exception_handler(Forbidden)
-    async def _forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-        # Every 403, the policy's or a business rule's, is where an auditor reads it.
-        await record_refusal(request, str(exc))
-        return JSONResponse(status_code=403, content={"detail": str(exc)})
+
+def _recorded(status: int, kind: str) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:
+    async def handler(request: Request, exc: Exception) -> JSONResponse:
+        await record_refusal(request, kind, str(exc))
+        return JSONResponse(status_code=status, content={"detail": str(exc)})
+
+    return handler
 
 
 def _plain(status: int) -> Callable[[Request, Exception], Awaitable[JSONResponse]]:

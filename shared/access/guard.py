@@ -136,11 +136,7 @@ async def authorize(request: Request) -> Principal | None:
         raise Forbidden(f"{key} is not in the permission policy")
     if operation.scope is Scope.PUBLIC:
         return None
-    try:
-        principal = access.authenticate(request.headers.get("authorization"))
-    except Unauthenticated as error:
-        await run_in_threadpool(access.store.record, "unauthenticated", None, None, key, reason=str(error)[:200])
-        raise
+    principal = access.authenticate(request.headers.get("authorization"))
     # Known from here on, so a refusal (here or by a business rule later) is logged with who was refused.
     request.state.principal = principal
     if operation.scope is Scope.CASE:
@@ -157,8 +153,9 @@ async def authorize(request: Request) -> Principal | None:
     return principal
 
 
-async def record_refusal(request: Request, reason: str) -> None:
-    """Write a 403 to the access log with who was refused, what and why (the policy's or a business rule's)."""
+async def record_refusal(request: Request, kind: str, reason: str) -> None:
+    """Write a refusal (``unauthenticated``: 401, ``forbidden``: 403, the policy's or a business rule's) to the
+    access log with who was refused, what and why."""
     access: Access | None = getattr(request.app.state, "access", None)
     if access is None:
         return
@@ -166,7 +163,7 @@ async def record_refusal(request: Request, reason: str) -> None:
     route = request.scope.get("route")
     operation = f"{request.method} {getattr(route, 'path', request.url.path)}"
     subject, role = (principal.id, principal.role.value) if principal else (None, None)
-    await run_in_threadpool(access.store.record, "forbidden", subject, role, operation, reason=reason[:300])
+    await run_in_threadpool(access.store.record, kind, subject, role, operation, reason=reason[:300])
 
 
 def _case_parameter(params: dict[str, Any]) -> UUID | None:

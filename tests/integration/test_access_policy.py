@@ -253,3 +253,7 @@ def test_every_refusal_is_in_the_access_log_with_who_and_why(client: TestClient)
     [refused] = [e for e in events if e["subject"] == "SH-001-F1"]
     assert refused["operation"] == "POST /api/feedback/cases/{case_id}/reopen"
     assert "may not use" in refused["detail"]["reason"]
+    # And a request without a token is there too, with the operation it tried
+    client.get(f"/api/cases/{case['case_id']}", headers=ANONYMOUS)
+    anonymous = client.get("/api/access-log?kind=unauthenticated", headers=PEOPLE[Role.AUDITOR]).json()["events"]
+    assert "GET /api/cases/{case_id}" in {e["operation"] for e in anonymous if e["subject"] is None}
